@@ -1,0 +1,96 @@
+"""The ONNX-backed predictor: one onnxruntime session per process, shared by all threads."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from localtypes.encode import Encoder
+from localtypes.slots import ExtractedModule
+from localtypes.store import ModelStore, load_store
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+
+@dataclass(frozen=True)
+class TypeGuess:
+    """One candidate type for a slot, with the model's calibrated confidence."""
+
+    label: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model answered: the store's identity, for reports, headers and metrics."""
+
+    name: str
+    version: str
+    sha256: str
+    path: str
+    size_bytes: int
+    threshold: float
+    metrics: Dict[str, Any]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+
+
+class Predictor:
+    """Turns the slots of one module into ranked guesses, in one onnxruntime call."""
+
+    def __init__(self, store: ModelStore, intra_op_threads: int = 1) -> None:
+        import onnxruntime  # imported here so that `localtypes --help` stays instant
+
+        self.store = store
+        vocab = json.loads(store.file("vocab.json").read_text(encoding="utf-8"))
+        self.encoder = Encoder.from_vocab(vocab)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        # Spinning threads burn a core between requests; a service wants them asleep.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
+            str(store.file("model.onnx")), options, providers=["CPUExecutionProvider"]
+        )
+        self.temperature = float(store.manifest.get("temperature", 1.0))
+        model_file = store.file("model.onnx")
+        self.info = ModelInfo(
+            name=store.name,
+            version=store.version,
+            sha256=store.model_sha256,
+            path=str(store.path),
+            size_bytes=model_file.stat().st_size,
+            threshold=store.threshold,
+            metrics=dict(store.manifest.get("metrics", {})),
+        )
+
+    def predict(self, module: ExtractedModule, top_k: int = 5) -> List[Tuple[TypeGuess, ...]]:
+        """Ranked guesses for every slot of ``module``, in slot order."""
+        if not module.slots:
+            return []
+        batch = self.encoder.encode(module)
+        (logits,) = self.session.run(["logits"], batch.inputs())
+        return self.encoder.decode(batch, np.asarray(logits) / self.temperature, top_k)
+
+
+_default: Optional[Predictor] = None
+_default_key: Optional[str] = None
+_lock = threading.Lock()
+
+
+def default_predictor(model_dir: Optional[str] = None) -> Predictor:
+    """The process-wide predictor for ``model_dir`` (or the default store), loaded once."""
+    global _default, _default_key
+    key = model_dir or ""
+    with _lock:
+        if _default is None or _default_key != key:
+            _default = Predictor(load_store(model_dir))
+            _default_key = key
+        return _default

@@ -1,0 +1,114 @@
+"""The model store: a folder with ``model.onnx``, ``vocab.json`` and ``manifest.json``.
+
+The manifest (format version 1) holds the model's name and version, the sha256 of every
+other file, the corpus lock, the held-out metrics, the calibrated default threshold and
+how the model was trained. Loading verifies all of it before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from localtypes.errors import ModelStoreError
+
+FORMAT_VERSION = 1
+DEFAULT_MODEL_NAME = "localtypes-small"
+MODEL_ENV = "LOCALTYPES_MODEL"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """A verified model store on disk."""
+
+    path: Path
+    manifest: Dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def model_sha256(self) -> str:
+        return str(self.manifest["files"]["model.onnx"])
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated default confidence threshold for writing an annotation."""
+        return float(self.manifest.get("threshold", 0.5))
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def candidate_dirs(explicit: Optional[str] = None) -> List[Path]:
+    """Where to look for the store, in order: the argument, the environment, the bundled one."""
+    if explicit:
+        return [Path(explicit)]
+    if os.environ.get(MODEL_ENV):
+        return [Path(os.environ[MODEL_ENV])]
+    here = Path(__file__).resolve().parent
+    return [
+        here.parent / "model_store" / DEFAULT_MODEL_NAME,  # a source checkout or editable install
+        Path(sys.prefix) / "share" / "localtypes" / "model_store" / DEFAULT_MODEL_NAME,
+    ]
+
+
+def locate(explicit: Optional[str] = None) -> Path:
+    """The first model store folder that exists, or a clear error naming where we looked."""
+    tried = candidate_dirs(explicit)
+    for folder in tried:
+        if (folder / MANIFEST).is_file():
+            return folder
+    where = ", ".join(str(folder) for folder in tried)
+    raise ModelStoreError(
+        f"no model store found (looked in {where}); pass --model DIR or set {MODEL_ENV}"
+    )
+
+
+def load_store(explicit: Optional[str] = None) -> ModelStore:
+    """Find, read and verify a model store."""
+    folder = locate(explicit)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelStoreError(f"{folder / MANIFEST}: unreadable manifest ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise ModelStoreError(f"{folder / MANIFEST}: the manifest is not a JSON object")
+    found = manifest.get("format_version")
+    if found != FORMAT_VERSION:
+        raise ModelStoreError(
+            f"{folder}: model store format {found!r}, this localtypes reads {FORMAT_VERSION}"
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict) or "model.onnx" not in files:
+        raise ModelStoreError(f"{folder / MANIFEST}: no checksums for the model files")
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise ModelStoreError(f"{folder}: {name} is missing")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ModelStoreError(
+                f"{path}: checksum mismatch (manifest {expected[:12]}..., file {actual[:12]}...)"
+                "; the store is damaged or was edited"
+            )
+    return ModelStore(path=folder, manifest=manifest)

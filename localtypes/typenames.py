@@ -1,0 +1,212 @@
+"""Canonical type labels: one spelling for each type, whatever the source wrote.
+
+The model predicts, and the evaluation compares, canonical labels. The rules:
+
+- ``typing``, ``typing_extensions`` and ``collections.abc`` names lose their module:
+  ``typing.Iterator`` and ``collections.abc.Iterator`` are both ``Iterator``.
+- The typing aliases of builtins become the builtins: ``List`` -> ``list``, ``Dict`` ->
+  ``dict``, ``Set``, ``FrozenSet``, ``Tuple``, ``Type`` likewise, ``Text`` -> ``str``;
+  ``Deque``, ``DefaultDict``, ``OrderedDict``, ``Counter``, ``ChainMap`` become their
+  ``collections`` classes (``collections.deque``...).
+- ``Optional[X]`` and ``Union[A, B]`` become ``X | None`` and ``A | B``; unions are
+  flattened, duplicates dropped, ``None`` goes last, other members keep their order.
+- A name bound by an absolute import is written fully qualified from the import:
+  ``from pathlib import Path`` + ``Path`` -> ``pathlib.Path``; ``import numpy as np`` +
+  ``np.ndarray`` -> ``numpy.ndarray``. Names bound by relative imports, classes of the
+  module and unknown names stay as written (``Token``, ``Outer.Inner``).
+- String annotations (forward references) are parsed and normalised like the rest.
+- Bare generics stay bare (``list`` is not ``list[Any]``).
+- Output spacing is fixed: ``dict[str, int]``, ``Callable[[int], str]``, ``A | None``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import Dict, Iterator, List, Mapping, Optional
+
+TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc"})
+
+_TYPING_TO_BUILTIN = {
+    "List": "list",
+    "Dict": "dict",
+    "Set": "set",
+    "FrozenSet": "frozenset",
+    "Tuple": "tuple",
+    "Type": "type",
+    "Text": "str",
+    "Deque": "collections.deque",
+    "DefaultDict": "collections.defaultdict",
+    "OrderedDict": "collections.OrderedDict",
+    "Counter": "collections.Counter",
+    "ChainMap": "collections.ChainMap",
+}
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+# The label the model never predicts and the evaluation ignores.
+ANY = "Any"
+
+
+class LabelError(ValueError):
+    """The annotation cannot be turned into a label (not an expression we understand)."""
+
+
+def normalize(annotation: str, imports: Mapping[str, str] | None = None) -> str:
+    """Return the canonical label of an annotation written in a module with ``imports``."""
+    try:
+        tree = ast.parse(annotation.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise LabelError(f"not an expression: {annotation!r}") from exc
+    return _Normalizer(imports or {}).label(tree.body)
+
+
+def normalize_node(node: ast.expr, imports: Mapping[str, str] | None = None) -> str:
+    """Return the canonical label of an annotation that is already parsed."""
+    return _Normalizer(imports or {}).label(node)
+
+
+def base_type(label: str) -> str:
+    """Strip type parameters: ``list[int]`` -> ``list``; unions keep their members' bases."""
+    tree = ast.parse(label, mode="eval").body
+    return " | ".join(dict.fromkeys(_base(member) for member in _union_members(tree)))
+
+
+def dotted_names(label: str) -> List[str]:
+    """Every dotted name a label uses, in order: ``list[pathlib.Path]`` -> list, pathlib.Path."""
+    tree = ast.parse(label, mode="eval")
+    names: List[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            dotted = _dotted(node)
+            if dotted is not None and not _is_inner_attribute(node, tree):
+                names.append(dotted)
+    return list(dict.fromkeys(names))
+
+
+def split_union(label: str) -> List[str]:
+    """The members of a union label (a one-element list for anything else)."""
+    tree = ast.parse(label, mode="eval").body
+    return [ast.unparse(member) for member in _union_members(tree)]
+
+
+def _is_inner_attribute(node: ast.AST, tree: ast.AST) -> bool:
+    # ``a.b.c`` walks as Attribute(a.b.c), Attribute(a.b), Name(a): keep only the outermost.
+    for parent in ast.walk(tree):
+        if isinstance(parent, ast.Attribute) and parent.value is node:
+            return True
+    return False
+
+
+def _union_members(node: ast.expr) -> Iterator[ast.expr]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        yield from _union_members(node.left)
+        yield from _union_members(node.right)
+    else:
+        yield node
+
+
+def _base(node: ast.expr) -> str:
+    if isinstance(node, ast.Subscript):
+        return ast.unparse(node.value)
+    return ast.unparse(node)
+
+
+def _dotted(node: ast.expr) -> Optional[str]:
+    parts: List[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+class _Normalizer:
+    def __init__(self, imports: Mapping[str, str]) -> None:
+        self.imports: Dict[str, str] = dict(imports)
+
+    def label(self, node: ast.expr) -> str:
+        members: List[str] = []
+        for member in _union_members(node):
+            for part in self._members(member):
+                if part not in members:
+                    members.append(part)
+        if "None" in members and len(members) > 1:
+            members.remove("None")
+            members.append("None")
+        return " | ".join(members)
+
+    def _members(self, node: ast.expr) -> List[str]:
+        """The union members one node stands for (usually one)."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                inner = ast.parse(node.value.strip(), mode="eval").body
+            except SyntaxError as exc:
+                raise LabelError(f"bad forward reference: {node.value!r}") from exc
+            return self.label(inner).split(" | ")
+        if isinstance(node, ast.Subscript):
+            head = self._name(node.value)
+            args = self._args(node.slice)
+            if head == "Optional" and len(args) == 1:
+                return [*self._union_text(args[0]), "None"]
+            if head == "Union":
+                out: List[str] = []
+                for arg in args:
+                    out.extend(self._union_text(arg))
+                return out
+            return [f"{head}[{', '.join(self._arg(arg) for arg in args)}]"]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            return self.label(node).split(" | ")
+        return [self._arg(node)]
+
+    def _union_text(self, node: ast.expr) -> List[str]:
+        return self.label(node).split(" | ")
+
+    def _args(self, node: ast.expr) -> List[ast.expr]:
+        if isinstance(node, ast.Tuple):
+            return list(node.elts)
+        return [node]
+
+    def _arg(self, node: ast.expr) -> str:
+        """Render one type argument (which may be a list, a literal or ``...``)."""
+        if isinstance(node, ast.List):
+            return "[" + ", ".join(self._arg(elt) for elt in node.elts) + "]"
+        if isinstance(node, ast.Tuple) and not node.elts:
+            return "()"
+        if isinstance(node, ast.Constant):
+            if node.value is None:
+                return "None"
+            if node.value is Ellipsis:
+                return "..."
+            if isinstance(node.value, str):
+                try:
+                    return self.label(ast.parse(node.value.strip(), mode="eval").body)
+                except SyntaxError:
+                    return repr(node.value)  # Literal["some text"]
+            return repr(node.value)
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            return self._name(node)
+        if isinstance(node, (ast.Subscript, ast.BinOp)):
+            return self.label(node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return "-" + self._arg(node.operand)  # Literal[-1]
+        raise LabelError(f"unsupported annotation node: {ast.dump(node)[:80]}")
+
+    def _name(self, node: ast.expr) -> str:
+        dotted = _dotted(node)
+        if dotted is None:
+            raise LabelError(f"not a name: {ast.dump(node)[:80]}")
+        head, _, rest = dotted.partition(".")
+        origin = self.imports.get(head)
+        if origin is not None and not origin.startswith("."):
+            dotted = f"{origin}.{rest}" if rest else origin
+        for module in TYPING_MODULES:
+            if dotted.startswith(module + "."):
+                tail = dotted[len(module) + 1 :]
+                return _TYPING_TO_BUILTIN.get(tail, tail)
+        if origin is None and head not in _BUILTIN_NAMES and "." not in dotted:
+            # A bare typing name used without an import we saw (star import, stub file).
+            return _TYPING_TO_BUILTIN.get(dotted, dotted)
+        return dotted

@@ -1,15 +1,30 @@
 """One frozen settings object: defaults, then ``[tool.localtypes]``, environment, flags.
 
-Nothing else in localtypes reads the environment or pyproject.toml.
+Nothing else in localtypes reads pyproject.toml; the environment is read here (and the
+model store's own ``LOCALTYPES_MODEL`` fallback in ``store``).
 """
 
 from __future__ import annotations
 
+import configparser
+import dataclasses
 import os
+import re
+import sys
 from dataclasses import dataclass, field
-from typing import FrozenSet, Optional, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
+from localtypes.errors import LocaltypesError
 from localtypes.slots import SlotKind
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9/3.10 only
+    import tomli as tomllib
+
+ENV_PREFIX = "LOCALTYPES_"
+PYPROJECT = "pyproject.toml"
 
 
 def _default_jobs() -> int:
@@ -29,9 +44,14 @@ class Settings:
     # (major, minor) of the oldest Python the annotated code must run on; None: detect.
     target_version: Optional[Tuple[int, int]] = None
     jobs: int = field(default_factory=_default_jobs)
-    include: Tuple[str, ...] = (r"\.pyi?$",)
+    # gitignore-style globs (the syntax of .gitignore, matched against paths relative to
+    # the folder given on the command line): which files a folder walk takes, and which
+    # files and folders it leaves out (also applied to files named on the command line).
+    include: Tuple[str, ...] = ("*.py", "*.pyi")
     exclude: Tuple[str, ...] = ()
     cache: bool = True
+    # Where the per-file result cache lives; None: the platformdirs user cache folder.
+    cache_dir: Optional[str] = None
     # --- serve ---
     host: str = "127.0.0.1"
     port: int = 8000
@@ -43,3 +63,264 @@ class Settings:
     # Wall-clock limit on one request's work (parse + model); past it the request gets 503.
     request_timeout: float = 10.0
     access_log: bool = False
+
+
+class ConfigError(LocaltypesError):
+    """A setting has an unknown name or a value of the wrong type or range."""
+
+
+# --- value parsing: every source (TOML, environment, flags) goes through these ----------
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _int(low: int, high: Optional[int] = None) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError(f"expected an integer, got {value!r}")
+        number = int(value)
+        if number < low or (high is not None and number > high):
+            upper = f" and {high}" if high is not None else ""
+            raise ValueError(f"expected a number >= {low}{upper}, got {number}")
+        return number
+
+    return parse
+
+
+def _float(
+    low: float, high: Optional[float] = None, *, strict_low: bool = False
+) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"expected a number, got {value!r}")
+        number = float(value)
+        too_low = number <= low if strict_low else number < low
+        if too_low or (high is not None and number > high):
+            bound = f"> {low}" if strict_low else f">= {low}"
+            upper = f" and <= {high}" if high is not None else ""
+            raise ValueError(f"expected a number {bound}{upper}, got {number}")
+        return number
+
+    return parse
+
+
+def _optional_float(value: Any) -> Optional[float]:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return None
+    return _float(0.0, 1.0)(value)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _optional_str(value: Any) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    return _str(value)
+
+
+def _strings(value: Any) -> Tuple[str, ...]:
+    """A list of strings; from the environment or a flag, one comma-separated string."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise ValueError(f"expected a list of strings, got {value!r}")
+
+
+def _kinds(value: Any) -> FrozenSet[SlotKind]:
+    if isinstance(value, (frozenset, set)) and all(isinstance(k, SlotKind) for k in value):
+        kinds = frozenset(value)
+    else:
+        names = _strings(value)
+        known = ", ".join(kind.value for kind in SlotKind)
+        try:
+            kinds = frozenset(SlotKind(name.lower()) for name in names)
+        except ValueError:
+            raise ValueError(f"expected kinds among {known}, got {value!r}") from None
+    if not kinds:
+        raise ValueError("expected at least one kind")
+    return kinds
+
+
+_VERSION = re.compile(r"^(?:py)?(\d)\.?(\d{1,2})$")
+
+
+def parse_target_version(value: Any) -> Optional[Tuple[int, int]]:
+    """``"3.9"``, ``"py39"`` or ``(3, 9)`` -> ``(3, 9)``; ``None``/``"auto"`` -> detect."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return None
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        major, minor = value
+    else:
+        match = _VERSION.match(str(value).strip().lower())
+        if not match:
+            raise ValueError(f"expected a version like 3.9 or py39, got {value!r}")
+        major, minor = int(match.group(1)), int(match.group(2))
+    if major != 3 or minor < 7:
+        raise ValueError(f"expected a Python version 3.7 or newer, got {major}.{minor}")
+    return (major, minor)
+
+
+# Each field's parser; a field without one here cannot be configured (none today).
+_PARSERS: Dict[str, Callable[[Any], Any]] = {
+    "model": _optional_str,
+    "min_confidence": _optional_float,
+    "kinds": _kinds,
+    "target_version": parse_target_version,
+    "jobs": _int(1),
+    "include": _strings,
+    "exclude": _strings,
+    "cache": _bool,
+    "cache_dir": _optional_str,
+    "host": _str,
+    "port": _int(0, 65535),
+    "threads": _int(1),
+    "max_concurrent_inference": _int(1),
+    "queue_timeout": _float(0.0, strict_low=True),
+    "max_body_bytes": _int(1),
+    "request_timeout": _float(0.0, strict_low=True),
+    "access_log": _bool,
+}
+# Settings whose values are folders: relative values in pyproject.toml are relative to it.
+_PATH_FIELDS = ("model", "cache_dir")
+
+assert set(_PARSERS) == {f.name for f in dataclasses.fields(Settings)}, "a field lacks a parser"
+
+
+def env_var(name: str) -> str:
+    """The variable of a setting: ``min_confidence`` -> ``LOCALTYPES_MIN_CONFIDENCE``."""
+    return ENV_PREFIX + name.upper()
+
+
+def _parse(name: str, value: Any, where: str) -> Any:
+    try:
+        return _PARSERS[name](value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: bad value for {name!r}: {exc}") from None
+
+
+# --- the project: pyproject.toml and the Python it supports ----------------------------
+
+
+def find_project_root(start: Path) -> Optional[Path]:
+    """The nearest folder at or above ``start`` holding a pyproject.toml, else None."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / PYPROJECT).is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> Dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
+
+
+_SPEC = re.compile(r"^\s*(>=|~=|==|>|===)\s*(\d+)(?:\.(\d+))?")
+
+
+def lower_bound(requires_python: str) -> Optional[Tuple[int, int]]:
+    """The oldest (major, minor) a ``requires-python`` specifier admits, if it says."""
+    bounds = []
+    for spec in requires_python.split(","):
+        match = _SPEC.match(spec)
+        if match and match.group(2) == "3":
+            bounds.append((3, int(match.group(3) or 0)))
+    return max(bounds) if bounds else None
+
+
+def _project_python(root: Path, pyproject: Mapping[str, Any]) -> Optional[Tuple[int, int]]:
+    """The lower bound of ``[project] requires-python``, else of setup.cfg's python_requires."""
+    project = pyproject.get("project")
+    if isinstance(project, dict) and isinstance(project.get("requires-python"), str):
+        return lower_bound(project["requires-python"])
+    setup_cfg = root / "setup.cfg"
+    if setup_cfg.is_file():
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(setup_cfg, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            return None
+        requires = parser.get("options", "python_requires", fallback=None)
+        if requires:
+            return lower_bound(requires)
+    return None
+
+
+def _tool_section(path: Path, pyproject: Mapping[str, Any]) -> Dict[str, Any]:
+    """``[tool.localtypes]`` with dashes read as underscores and paths made absolute."""
+    tool = pyproject.get("tool", {})
+    section = tool.get("localtypes", {}) if isinstance(tool, dict) else {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.localtypes] must be a table")
+    values: Dict[str, Any] = {}
+    for key, value in section.items():
+        name = key.replace("-", "_")
+        if name not in _PARSERS:
+            known = ", ".join(sorted(k.replace("_", "-") for k in _PARSERS))
+            raise ConfigError(
+                f"{path}: unknown key {key!r} in [tool.localtypes] (known keys: {known})"
+            )
+        parsed = _parse(name, value, f"{path} [tool.localtypes]")
+        if name in _PATH_FIELDS and parsed is not None:
+            parsed = str((path.parent / os.path.expanduser(parsed)).resolve())
+        values[name] = parsed
+    return values
+
+
+def _from_environment(environ: Mapping[str, str]) -> Dict[str, Any]:
+    values: Dict[str, Any] = {}
+    for name in _PARSERS:
+        raw = environ.get(env_var(name))
+        if raw is not None:
+            values[name] = _parse(name, raw, f"environment variable {env_var(name)}")
+    return values
+
+
+def load_settings(
+    start: Path,
+    overrides: Mapping[str, Any],
+    environ: Optional[Mapping[str, str]] = None,
+) -> Settings:
+    """Settings for work under ``start``: defaults < pyproject.toml < environment < flags.
+
+    ``overrides`` holds flag values by field name; ``None`` means "flag not given".
+    ``target_version`` is always resolved: flags, then ``requires-python``, then the
+    running Python. Raises ``ConfigError`` naming the source of any bad key or value.
+    """
+    environ = os.environ if environ is None else environ
+    values: Dict[str, Any] = {}
+    root = find_project_root(start)
+    detected: Optional[Tuple[int, int]] = None
+    if root is not None:
+        path = root / PYPROJECT
+        pyproject = _read_toml(path)
+        values.update(_tool_section(path, pyproject))
+        detected = _project_python(root, pyproject)
+    values.update(_from_environment(environ))
+    for name, value in overrides.items():
+        if name not in _PARSERS:
+            raise ConfigError(f"unknown setting {name!r}")
+        if value is not None:
+            values[name] = _parse(name, value, f"option {name.replace('_', '-')}")
+    if values.get("target_version") is None:
+        values["target_version"] = detected or (sys.version_info[0], sys.version_info[1])
+    return Settings(**values)

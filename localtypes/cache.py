@@ -1,0 +1,118 @@
+"""Per-file results, so that a second run over an unchanged tree is nearly free.
+
+An entry is keyed by the sha256 of a file's bytes, inside a folder keyed by everything
+else that decides the output (localtypes version, model checksum, threshold, kinds,
+target version). It says either "these bytes are final" or "these bytes become those
+bytes", with the counts the summary needs. Entries are written atomically; an entry that
+cannot be read or does not check out is treated as missing, never as an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional, Tuple
+
+FORMAT = 1
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """The user's cache folder for localtypes (platformdirs)."""
+    import platformdirs  # only runs that use the cache pay for the import
+
+    return Path(platformdirs.user_cache_dir("localtypes", appauthor=False))
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """What annotate did to one content: nothing (``output`` is None) or these new bytes."""
+
+    output: Optional[bytes]
+    added: Tuple[Tuple[str, int], ...] = ()
+    below_threshold: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.output is not None
+
+
+def settings_key(parts: Mapping[str, Any]) -> str:
+    """A short stable digest of the settings that decide the output."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return sha256_bytes(text.encode("utf-8"))[:32]
+
+
+class Cache:
+    """A folder of entries for one settings key."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @classmethod
+    def open(cls, cache_dir: Optional[str], parts: Mapping[str, Any]) -> Cache:
+        base = Path(cache_dir) if cache_dir else default_cache_dir()
+        return cls(base / f"v{FORMAT}" / settings_key(parts))
+
+    def _path(self, content_sha: str) -> Path:
+        return self.folder / content_sha[:2] / content_sha
+
+    def get(self, content_sha: str) -> Optional[CacheEntry]:
+        """The entry for these bytes, or None when missing or damaged."""
+        try:
+            data = self._path(content_sha).read_bytes()
+            header, _, output = data.partition(b"\n")
+            meta = json.loads(header)
+            if meta.get("format") != FORMAT:
+                return None
+            added = tuple((str(kind), int(count)) for kind, count in meta["added"])
+            below = int(meta["below"])
+            if meta["output_sha256"] is None:
+                return CacheEntry(None, added, below)
+            if sha256_bytes(output) != meta["output_sha256"]:
+                return None  # truncated or edited: recompute
+            return CacheEntry(output, added, below)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, content_sha: str, entry: CacheEntry) -> None:
+        """Store an entry atomically; a cache that cannot be written is silently skipped."""
+        meta = {
+            "format": FORMAT,
+            "added": [list(pair) for pair in entry.added],
+            "below": entry.below_threshold,
+            "output_sha256": None if entry.output is None else sha256_bytes(entry.output),
+        }
+        data = json.dumps(meta).encode("utf-8") + b"\n" + (entry.output or b"")
+        path = self._path(content_sha)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, path)  # readers see the old entry or the new one, never half
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            pass
+
+    def put_result(
+        self,
+        content_sha: str,
+        output: Optional[bytes],
+        added: Tuple[Tuple[str, int], ...],
+        below_threshold: int,
+    ) -> None:
+        """Record a file's result, and that its output (if any) is final in turn."""
+        self.put(content_sha, CacheEntry(output, added, below_threshold))
+        if output is not None:
+            self.put(sha256_bytes(output), CacheEntry(None, (), below_threshold))

@@ -1,0 +1,172 @@
+"""Which files a run touches: command-line paths expanded, with the usual folders left out.
+
+Globs use the syntax of .gitignore (the ``pathspec`` package), matched against paths
+relative to the project root, so ``exclude = ["tests/data/"]`` in pyproject.toml means
+the same whichever folder is named on the command line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import pathspec
+
+# Folders no one wants annotated: build output, caches, vendored environments.
+SKIPPED_DIRS = frozenset(
+    {"build", "dist", "__pycache__", "node_modules", "site-packages", "__pypackages__"}
+)
+
+
+def common_folder(paths: Sequence[str]) -> Path:
+    """The deepest folder holding every path (the current folder when none are given)."""
+    if not paths:
+        return Path.cwd()
+    resolved = [Path(path).resolve() for path in paths]
+    folders = [path if path.is_dir() else path.parent for path in resolved]
+    return Path(os.path.commonpath([str(folder) for folder in folders]))
+
+
+def project_root(paths: Sequence[str]) -> Path:
+    """The nearest folder above all ``paths`` with pyproject.toml, .git or .hg; else their
+    common folder. Globs and .gitignore files are read relative to it."""
+    common = common_folder(paths)
+    for candidate in (common, *common.parents):
+        if any((candidate / marker).exists() for marker in ("pyproject.toml", ".git", ".hg")):
+            return candidate
+    return common
+
+
+def _globs(patterns: Sequence[str]) -> Optional[pathspec.GitIgnoreSpec]:
+    return pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+
+
+def _is_environment(folder: Path) -> bool:
+    """A virtualenv (pyvenv.cfg) or a conda environment (conda-meta/)."""
+    return (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir()
+
+
+@dataclass
+class _Ignores:
+    """The .gitignore files in force in one folder: (folder they sit in, patterns)."""
+
+    specs: List[Tuple[Path, pathspec.GitIgnoreSpec]] = field(default_factory=list)
+
+    def with_folder(self, folder: Path) -> _Ignores:
+        gitignore = folder / ".gitignore"
+        if not gitignore.is_file():
+            return self
+        try:
+            lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return self
+        return _Ignores([*self.specs, (folder, pathspec.GitIgnoreSpec.from_lines(lines))])
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        for base, spec in self.specs:
+            try:
+                relative = path.relative_to(base).as_posix()
+            except ValueError:
+                continue
+            if spec.match_file(relative + "/" if is_dir else relative):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to annotate, and the command-line paths that could not be used, with why."""
+
+    files: Tuple[Path, ...]
+    problems: Tuple[Tuple[str, str], ...]
+
+
+class Walker:
+    """Expands command-line paths into files, honouring include/exclude and .gitignore."""
+
+    def __init__(self, root: Path, include: Sequence[str], exclude: Sequence[str]) -> None:
+        self.root = root.resolve()
+        self.include = _globs(include)
+        self.exclude = _globs(exclude)
+
+    def _relative(self, path: Path, is_dir: bool) -> str:
+        try:
+            relative = path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            relative = path.name  # outside the project: match on the name alone
+        return relative + "/" if is_dir else relative
+
+    def excluded(self, path: Path, is_dir: bool = False) -> bool:
+        return self.exclude is not None and self.exclude.match_file(self._relative(path, is_dir))
+
+    def included(self, path: Path) -> bool:
+        return self.include is None or self.include.match_file(self._relative(path, False))
+
+    def _ignores_above(self, folder: Path) -> _Ignores:
+        """.gitignore files from the project root down to ``folder``'s parent."""
+        ignores = _Ignores()
+        folder = folder.resolve()
+        try:
+            parts = folder.relative_to(self.root).parts
+        except ValueError:
+            return ignores
+        current = self.root
+        for part in parts:  # the root, then each folder down to the parent of ``folder``
+            ignores = ignores.with_folder(current)
+            current = current / part
+        return ignores
+
+    def _walk(self, folder: Path, ignores: _Ignores) -> Iterator[Path]:
+        ignores = ignores.with_folder(folder)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                continue  # a link may point out of the tree or loop; never write through one
+            if entry.is_dir():
+                if (
+                    entry.name.startswith(".")
+                    or entry.name in SKIPPED_DIRS
+                    or _is_environment(path)
+                    or ignores.ignored(path, True)
+                    or self.excluded(path, True)
+                ):
+                    continue
+                yield from self._walk(path, ignores)
+            elif (
+                entry.is_file()
+                and self.included(path)
+                and not self.excluded(path)
+                and not ignores.ignored(path, False)
+            ):
+                yield path
+
+    def select(self, paths: Sequence[str]) -> Selection:
+        """Files under ``paths`` in a stable order, each once; missing paths are problems.
+
+        A file named on the command line is taken whatever its suffix (so pre-commit and
+        editors may pass any file) unless ``exclude`` matches it; folders are walked.
+        """
+        files: List[Path] = []
+        problems: List[Tuple[str, str]] = []
+        seen = set()
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                found = self._walk(path, self._ignores_above(path))
+            elif path.is_file():
+                found = iter(() if self.excluded(path) else (path,))
+            else:
+                problems.append((raw, "no such file or folder"))
+                continue
+            for file in found:
+                key = os.path.realpath(file)
+                if key not in seen:
+                    seen.add(key)
+                    files.append(file)
+        return Selection(tuple(files), tuple(problems))

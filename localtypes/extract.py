@@ -1,0 +1,695 @@
+"""Source -> slots with the context the model reads.
+
+Built on the standard library's ``ast`` (several times faster than a concrete syntax
+tree, which only the writer needs). Training and inference both call ``extract``, so the
+model sees the same features in both. Features never look at the module's annotations:
+code to be annotated has none, so a model that leaned on them would learn a shortcut.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from typing import DefaultDict, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
+
+from localtypes.errors import SourceError
+from localtypes.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
+from localtypes.typenames import LabelError, normalize_node
+
+FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+
+_SPLIT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_DOC_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_ANNOTATION_ONLY_MODULES = frozenset({"typing", "typing_extensions", "__future__", "collections"})
+MAX_USAGES = 24  # usage features per parameter: enough to characterise, bounded for long bodies
+
+
+def subtokens(name: str) -> List[str]:
+    """``parseHTTPResponse_v2`` -> parse, http, response, v, 2."""
+    return [part.lower() for part in _SPLIT.findall(name)]
+
+
+def extract(source: str) -> ExtractedModule:
+    """Parse ``source`` and return its slots and visible names.
+
+    Raises ``SourceError`` (with line and column) when the source is not valid Python.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SourceError(f"cannot parse: {exc}") from None
+    info = _module_info(tree)
+    try:
+        slots = tuple(_Collector(info).collect(tree))
+    except RecursionError:
+        raise SourceError("cannot analyse: expressions nested too deeply") from None
+    return ExtractedModule(slots=slots, info=info)
+
+
+# --- what the module can see -------------------------------------------------------------
+
+
+def _module_statements(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
+    """Module-level statements, looking inside ``if``/``try``/``with`` blocks."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from _module_statements(stmt.body)
+            yield from _module_statements(stmt.orelse)
+        elif isinstance(stmt, ast.Try):
+            yield from _module_statements(stmt.body)
+            for handler in stmt.handlers:
+                yield from _module_statements(handler.body)
+            yield from _module_statements(stmt.orelse)
+            yield from _module_statements(stmt.finalbody)
+        elif isinstance(stmt, ast.With):
+            yield from _module_statements(stmt.body)
+
+
+def _module_info(tree: ast.Module) -> ModuleInfo:
+    imports: Dict[str, str] = {}
+    classes: List[str] = []
+    aliases: List[str] = []
+    future = False
+
+    def add_classes(body: Iterable[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                classes.append(prefix + stmt.name)
+                add_classes(stmt.body, prefix + stmt.name + ".")
+
+    for stmt in _module_statements(tree.body):
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    imports[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".")[0]
+                    imports[head] = head
+        elif isinstance(stmt, ast.ImportFrom):
+            module = "." * stmt.level + (stmt.module or "")
+            if module == "__future__":
+                future = future or any(a.name == "annotations" for a in stmt.names)
+                continue
+            for alias in stmt.names:
+                if alias.name != "*":
+                    sep = "" if module.endswith(".") else "."
+                    imports[alias.asname or alias.name] = f"{module}{sep}{alias.name}"
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id[:1].isupper():
+                    aliases.append(target.id)
+    add_classes(_module_statements(tree.body), "")
+    return ModuleInfo(
+        imports=imports,
+        classes=tuple(dict.fromkeys(classes)),
+        aliases=tuple(dict.fromkeys(aliases)),
+        future_annotations=future,
+    )
+
+
+# --- expression summaries ------------------------------------------------------------------
+
+
+def dotted(node: ast.expr) -> Optional[str]:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
+    parts: List[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _callee(node: ast.Call) -> str:
+    name = dotted(node.func)
+    if name is None:
+        return "?"
+    return name.rsplit(".", 1)[-1]
+
+
+def value_kind(node: Optional[ast.expr], prefix: str) -> List[str]:
+    """Features describing an expression's shape: its literal type, callee, operator."""
+    if node is None:
+        return [f"{prefix}:none_expr"]
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if value is None:
+            return [f"{prefix}:None"]
+        if isinstance(value, bool):
+            return [f"{prefix}:bool"]
+        kind = type(value).__name__
+        extra = [f"{prefix}:empty_{kind}"] if value in ("", b"", 0) else []
+        return [f"{prefix}:{kind}", *extra]
+    if isinstance(node, ast.JoinedStr):
+        return [f"{prefix}:fstring"]
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+        kind = type(node).__name__.lower()
+        elts = node.keys if isinstance(node, ast.Dict) else node.elts
+        size = "empty" if not elts else "items"
+        inner = [
+            f"{prefix}:{kind}_of_{feat.split(':', 1)[1]}"
+            for elt in elts[:1]
+            if elt is not None
+            for feat in value_kind(elt, prefix)[:1]
+        ]
+        out = [f"{prefix}:{kind}", f"{prefix}:{kind}_{size}", *inner]
+        if isinstance(node, ast.Tuple):
+            out.append(f"{prefix}:tuple{min(len(node.elts), 4)}")
+        return out
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        return [f"{prefix}:{type(node).__name__.lower()}"]
+    if isinstance(node, ast.Call):
+        callee = dotted(node.func)
+        out = [f"{prefix}:call"]
+        if callee is not None:
+            last = callee.rsplit(".", 1)[-1]
+            out.append(f"{prefix}:call:{last}")
+            if "." in callee:
+                out.append(f"{prefix}:method:{last}")
+                out.append(f"{prefix}:on:{callee.split('.')[0]}")
+            out.extend(f"{prefix}:calltok:{tok}" for tok in subtokens(last)[-2:])
+        return out
+    if isinstance(node, ast.Attribute):
+        name = dotted(node) or node.attr
+        parts = name.split(".")
+        out = [f"{prefix}:attr", f"{prefix}:attr:{node.attr}"]
+        if len(parts) > 1:
+            out.append(f"{prefix}:attrof:{parts[-2]}")
+        return out
+    if isinstance(node, ast.Name):
+        return [f"{prefix}:name", f"{prefix}:name:{node.id}"]
+    if isinstance(node, (ast.Compare, ast.BoolOp)) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+    ):
+        if isinstance(node, ast.BoolOp):
+            return [f"{prefix}:boolop", *value_kind(node.values[-1], prefix)[:1]]
+        return [f"{prefix}:bool_expr"]
+    if isinstance(node, ast.BinOp):
+        op = type(node.op).__name__
+        left = value_kind(node.left, prefix)[:1]
+        return [f"{prefix}:binop:{op}", *(f"{f}_{op}" for f in left)]
+    if isinstance(node, ast.UnaryOp):
+        return [f"{prefix}:unary:{type(node.op).__name__}", *value_kind(node.operand, prefix)[:1]]
+    if isinstance(node, ast.IfExp):
+        return [f"{prefix}:ifexp", *value_kind(node.body, prefix), *value_kind(node.orelse, prefix)]
+    if isinstance(node, ast.Subscript):
+        base = dotted(node.value)
+        out = [f"{prefix}:subscript"]
+        if base is not None:
+            out.append(f"{prefix}:subscript_of:{base.rsplit('.', 1)[-1]}")
+        if isinstance(node.slice, ast.Slice):
+            out.append(f"{prefix}:slice")
+        return out
+    if isinstance(node, ast.Await):
+        return [f"{prefix}:await", *value_kind(node.value, prefix)[1:3]]
+    if isinstance(node, ast.Lambda):
+        return [f"{prefix}:lambda"]
+    return [f"{prefix}:{type(node).__name__.lower()}"]
+
+
+# --- docstrings ----------------------------------------------------------------------------
+
+
+def _doc_param_types(doc: str) -> Tuple[Dict[str, str], Optional[str]]:
+    """Parameter and return types written in a docstring (Sphinx, Google and NumPy styles)."""
+    params: Dict[str, str] = {}
+    returns: Optional[str] = None
+    lines = doc.splitlines()
+    section = ""
+    for index, raw in enumerate(lines):
+        line = raw.strip()
+        match = re.match(r":param\s+([^:]+?)\s+(\w+)\s*:", line)
+        if match:
+            params[match.group(2)] = match.group(1)
+            continue
+        match = re.match(r":type\s+(\w+)\s*:\s*(.+)", line)
+        if match:
+            params[match.group(1)] = match.group(2)
+            continue
+        match = re.match(r":rtype:\s*(.+)", line)
+        if match:
+            returns = match.group(1)
+            continue
+        lowered = line.rstrip(":").lower()
+        if lowered in ("args", "arguments", "parameters", "params", "keyword arguments"):
+            section = "params"
+            continue
+        if lowered in ("returns", "return", "yields"):
+            section = "returns"
+            continue
+        if set(line) <= {"-", "="}:
+            continue
+        if section == "params":
+            match = re.match(r"\*{0,2}(\w+)\s*\(([^)]+)\)\s*:", line) or re.match(
+                r"\*{0,2}(\w+)\s+:\s+(.+)", line
+            )
+            if match:
+                params[match.group(1)] = match.group(2)
+        elif section == "returns" and line and returns is None:
+            match = re.match(r"([^:]+):", line)
+            returns = match.group(1) if match else line
+            if index + 1 < len(lines) and not lines[index + 1].strip():
+                section = ""
+    return params, returns
+
+
+def _doc_features(text: Optional[str], prefix: str) -> List[str]:
+    if not text:
+        return []
+    words = _DOC_WORD.findall(text)[:6]
+    out = [f"{prefix}:{word.rsplit('.', 1)[-1].lower()}" for word in words]
+    if words:
+        out.append(f"{prefix}:first:{words[0].rsplit('.', 1)[-1].lower()}")
+    return out
+
+
+# --- the walk ----------------------------------------------------------------------------
+
+
+def _decorator_names(node: Union[FunctionNode, ast.ClassDef]) -> List[str]:
+    names = []
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = dotted(target)
+        if name is not None:
+            names.append(name.rsplit(".", 1)[-1])
+    return names
+
+
+def _is_stub_body(body: List[ast.stmt]) -> bool:
+    for stmt in body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring or ``...``
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Raise):
+            continue
+        return False
+    return True
+
+
+def _walk_body(body: List[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of a function body, nested functions and classes excluded."""
+    stack: List[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                stack.append(child)
+
+
+class _Collector:
+    def __init__(self, info: ModuleInfo) -> None:
+        self.info = info
+        self.imports = info.imports
+        self.occurrences: DefaultDict[str, int] = defaultdict(int)
+        roots = sorted({origin.lstrip(".").split(".")[0] for origin in info.imports.values()})
+        # typing imports only say "this file is annotated": code to annotate has none.
+        roots = [root for root in roots if root and root not in _ANNOTATION_ONLY_MODULES]
+        self.module_features = tuple(f"mi:{root}" for root in roots)[:20]
+
+    def collect(self, tree: ast.Module) -> Iterator[Slot]:
+        yield from self._scope(tree.body, scope="", classes=(), in_function=False, node=None)
+
+    def _label(self, annotation: Optional[ast.expr]) -> Tuple[Optional[str], Optional[str]]:
+        if annotation is None:
+            return None, None
+        text = ast.unparse(annotation)
+        try:
+            return text, normalize_node(annotation, self.imports)
+        except (LabelError, RecursionError):
+            return text, None
+
+    def _scope(
+        self,
+        body: List[ast.stmt],
+        scope: str,
+        classes: Tuple[str, ...],
+        in_function: bool,
+        node: Optional[Union[FunctionNode, ast.ClassDef]],
+    ) -> Iterator[Slot]:
+        """Slots of one scope's body: its variables, then nested defs in source order."""
+        yield from self._variables(body, scope, classes, in_function, node)
+        for child in _scope_children(body):
+            qual = f"{scope}.{child.name}" if scope else child.name
+            if isinstance(child, ast.ClassDef):
+                yield from self._scope(child.body, qual, (*classes, child.name), False, child)
+            else:
+                yield from self._function(child, qual, classes, in_class=isinstance(node, ast.ClassDef))
+                yield from self._scope(child.body, qual, (), True, child)
+
+    # --- functions -----------------------------------------------------------------------
+
+    def _function(
+        self, fn: FunctionNode, scope: str, classes: Tuple[str, ...], in_class: bool
+    ) -> Iterator[Slot]:
+        occurrence = self.occurrences[scope]
+        self.occurrences[scope] += 1
+        decorators = _decorator_names(fn)
+        doc = ast.get_docstring(fn) or ""
+        doc_params, doc_return = _doc_param_types(doc)
+        common = self._function_features(fn, classes, decorators, in_class)
+        args = fn.args
+        positional = [*args.posonlyargs, *args.args]
+        skip_first = in_class and "staticmethod" not in decorators and positional
+        params: List[Tuple[ast.arg, str]] = [(arg, "posonly") for arg in args.posonlyargs]
+        params += [(arg, "positional") for arg in args.args]
+        if args.vararg:
+            params.append((args.vararg, "vararg"))
+        params += [(arg, "kwonly") for arg in args.kwonlyargs]
+        if args.kwarg:
+            params.append((args.kwarg, "kwarg"))
+        defaults: Dict[str, Optional[ast.expr]] = {}
+        for arg, default in zip(positional[len(positional) - len(args.defaults) :], args.defaults):
+            defaults[arg.arg] = default
+        for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+            if kw_default is not None:
+                defaults[arg.arg] = kw_default
+        usages = _usages(fn, {arg.arg for arg, _ in params})
+        names = [arg.arg for arg, _ in params]
+        for index, (arg, param_kind) in enumerate(params):
+            if skip_first and arg is positional[0]:
+                continue
+            annotation, label = self._label(arg.annotation)
+            feats = [
+                "k:param",
+                f"pk:{param_kind}",
+                f"pos:{min(index, 6)}",
+                *_name_features(arg.arg, "n"),
+                *common,
+                *(value_kind(defaults[arg.arg], "dv") if arg.arg in defaults else ["dv:absent"]),
+                *usages.get(arg.arg, ()),
+                *_doc_features(doc_params.get(arg.arg), "doc"),
+            ]
+            if index + 1 < len(names):
+                feats.append(f"next:{names[index + 1]}")
+            yield Slot(
+                kind=SlotKind.PARAM,
+                scope=scope,
+                occurrence=occurrence,
+                name=arg.arg,
+                line=arg.lineno,
+                column=arg.col_offset,
+                annotation=annotation,
+                label=label,
+                features=tuple(dict.fromkeys(feats)),
+            )
+        annotation, label = self._label(fn.returns)
+        feats = ["k:return", *common, *_return_features(fn), *_doc_features(doc_return, "rdoc")]
+        feats += [f"param:{name}" for name in names[:6]]
+        yield Slot(
+            kind=SlotKind.RETURN,
+            scope=scope,
+            occurrence=occurrence,
+            name="return",
+            line=fn.lineno,
+            column=fn.col_offset,
+            annotation=annotation,
+            label=label,
+            features=tuple(dict.fromkeys(feats)),
+        )
+
+    def _function_features(
+        self, fn: FunctionNode, classes: Tuple[str, ...], decorators: List[str], in_class: bool
+    ) -> List[str]:
+        feats = [*_name_features(fn.name, "f"), *self.module_features]
+        if isinstance(fn, ast.AsyncFunctionDef):
+            feats.append("async")
+        if in_class:
+            feats.append("method")
+        if classes:
+            feats.extend(_name_features(classes[-1], "c"))
+        feats.extend(f"d:{name}" for name in decorators)
+        if _is_stub_body(fn.body):
+            feats.append("stub_body")
+        refs = [
+            node.id
+            for node in _walk_body(fn.body)
+            if isinstance(node, ast.Name) and node.id[:1].isupper() and not node.id.isupper()
+        ]
+        feats.extend(f"b:{name}" for name in list(dict.fromkeys(refs))[:10])
+        return feats
+
+    # --- variables -------------------------------------------------------------------------
+
+    def _variables(
+        self,
+        body: List[ast.stmt],
+        scope: str,
+        classes: Tuple[str, ...],
+        in_function: bool,
+        node: Optional[Union[FunctionNode, ast.ClassDef]],
+    ) -> Iterator[Slot]:
+        where = "function" if in_function else ("class" if classes else "module")
+        declared: Set[str] = set()
+        firsts: Dict[str, Union[ast.Assign, ast.AnnAssign]] = {}
+        annotated: Dict[str, ast.AnnAssign] = {}
+        for stmt in _scope_statements(body):
+            if isinstance(stmt, (ast.Global, ast.Nonlocal)):
+                declared.update(stmt.names)
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                annotated.setdefault(stmt.target.id, stmt)
+                firsts.setdefault(stmt.target.id, stmt)
+            elif (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
+                firsts.setdefault(stmt.targets[0].id, stmt)
+        occurrence = max(self.occurrences[scope] - 1, 0) if in_function else 0
+        context = [f"scope:{where}", *self.module_features]
+        if classes:
+            context.extend(_name_features(classes[-1], "c"))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            context.extend(_name_features(node.name, "f")[:2])
+        for name, stmt in firsts.items():
+            if name in declared or name == "__all__" or (name in annotated and stmt is not annotated[name]):
+                continue
+            if isinstance(stmt, ast.AnnAssign):
+                annotation, label = self._label(stmt.annotation)
+                target, value = stmt.target, stmt.value
+            else:
+                annotation, label = None, None
+                target, value = stmt.targets[0], stmt.value
+            feats = ["k:variable", *_name_features(name, "n"), *context]
+            feats.extend(value_kind(value, "v") if value is not None else ["v:absent"])
+            if name.isupper():
+                feats.append("constant")
+            yield Slot(
+                kind=SlotKind.VARIABLE,
+                scope=scope,
+                occurrence=occurrence,
+                name=name,
+                line=target.lineno,
+                column=target.col_offset,
+                annotation=annotation,
+                label=label,
+                features=tuple(dict.fromkeys(feats)),
+            )
+
+
+def _scope_children(body: List[ast.stmt]) -> Iterator[Union[FunctionNode, ast.ClassDef]]:
+    """Functions and classes defined directly in a scope (inside its blocks too), in order."""
+    for stmt in _scope_statements(body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield stmt
+
+
+def _scope_statements(body: List[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements of a scope at any block depth, without entering nested scopes."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _scope_statements(getattr(stmt, field, []) or [])
+        for handler in getattr(stmt, "handlers", []) or []:
+            yield from _scope_statements(handler.body)
+        for case in getattr(stmt, "cases", []) or []:
+            yield from _scope_statements(case.body)
+
+
+def _name_features(name: str, prefix: str) -> List[str]:
+    tokens = subtokens(name)
+    feats = [f"{prefix}:{name.lower()}"]
+    if name.startswith("__") and name.endswith("__"):
+        feats.append(f"{prefix}:dunder")
+    elif name.startswith("_"):
+        feats.append(f"{prefix}:private")
+    if tokens:
+        feats.append(f"{prefix}f:{tokens[0]}")
+        feats.append(f"{prefix}l:{tokens[-1]}")
+        feats.extend(f"{prefix}t:{token}" for token in tokens[1:-1])
+        if tokens[-1].endswith("s") and len(tokens[-1]) > 3:
+            feats.append(f"{prefix}:plural")
+    if name[:1].isupper():
+        feats.append(f"{prefix}:capitalized")
+    return feats
+
+
+# --- how parameters are used ---------------------------------------------------------------
+
+
+def _usages(fn: FunctionNode, names: Set[str]) -> Dict[str, List[str]]:
+    """Per parameter: how the body uses it (attributes, calls it flows into, operators)."""
+    found: Dict[str, List[str]] = {name: [] for name in names}
+    parents: Dict[ast.AST, ast.AST] = {}
+    nodes = list(_walk_body(fn.body))
+    for node in nodes:
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    for node in nodes:
+        if not (isinstance(node, ast.Name) and node.id in found):
+            continue
+        bucket = found[node.id]
+        if len(bucket) >= MAX_USAGES:
+            continue
+        if isinstance(node.ctx, ast.Store):
+            bucket.append("u:reassigned")
+            continue
+        parent = parents.get(node)
+        bucket.extend(_usage_of(node, parent, parents))
+    return {name: list(dict.fromkeys(feats))[:MAX_USAGES] for name, feats in found.items()}
+
+
+def _usage_of(node: ast.Name, parent: Optional[ast.AST], parents: Dict[ast.AST, ast.AST]) -> List[str]:
+    if parent is None:
+        return []
+    if isinstance(parent, ast.Attribute):
+        grand = parents.get(parent)
+        if isinstance(grand, ast.Call) and grand.func is parent:
+            return [f"um:{parent.attr}"]
+        if isinstance(parent.ctx, ast.Store):
+            return [f"uset:{parent.attr}"]
+        return [f"ua:{parent.attr}"]
+    if isinstance(parent, ast.Call):
+        if parent.func is node:
+            return ["u:called"]
+        callee = _callee(parent)
+        for keyword in parent.keywords:
+            if keyword.value is node:
+                return [f"ukw:{keyword.arg}", f"uarg:{callee}"]
+        if callee == "isinstance" and len(parent.args) == 2 and parent.args[0] is node:
+            classes = parent.args[1]
+            elts = classes.elts if isinstance(classes, ast.Tuple) else [classes]
+            return [f"uisinstance:{(dotted(elt) or '?').rsplit('.', 1)[-1]}" for elt in elts]
+        position = next((i for i, a in enumerate(parent.args) if a is node), -1)
+        return [f"uarg:{callee}", f"uargpos:{callee}:{position}"]
+    if isinstance(parent, ast.Subscript):
+        if parent.value is node:
+            index = parent.slice
+            if isinstance(index, ast.Constant):
+                return [f"u:index_{type(index.value).__name__}"]
+            if isinstance(index, ast.Slice):
+                return ["u:sliced"]
+            return ["u:indexed"]
+        return ["u:as_index"]
+    if isinstance(parent, ast.Compare):
+        ops = {type(op).__name__ for op in parent.ops}
+        others = [c for c in [parent.left, *parent.comparators] if c is not node]
+        out = [f"ucmp:{op}" for op in sorted(ops)]
+        for other in others[:1]:
+            out.extend(f"ucmpv{f[1:]}" for f in value_kind(other, "v")[:1])
+        if parent.left is not node and ops & {"In", "NotIn"}:
+            out.append("u:container")
+        return out
+    if isinstance(parent, ast.BinOp):
+        other = parent.right if parent.left is node else parent.left
+        op = type(parent.op).__name__
+        return [f"ubin:{op}", *(f"ubin:{op}:{f[2:]}" for f in value_kind(other, "v")[:1])]
+    if isinstance(parent, ast.AugAssign):
+        return [f"uaug:{type(parent.op).__name__}"]
+    if isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is node:
+        return ["u:iterated"]
+    if isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.BoolOp, ast.Assert)) or (
+        isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not)
+    ):
+        return ["u:truth"]
+    if isinstance(parent, ast.Return):
+        return ["u:returned"]
+    if isinstance(parent, (ast.Yield, ast.YieldFrom)):
+        return ["u:yielded"]
+    if isinstance(parent, ast.Await):
+        return ["u:awaited"]
+    if isinstance(parent, ast.withitem):
+        return ["u:context_manager"]
+    if isinstance(parent, ast.FormattedValue):
+        return ["u:formatted"]
+    if isinstance(parent, ast.Starred):
+        return ["u:starred"]
+    if isinstance(parent, ast.Assign):
+        target = parent.targets[0]
+        if isinstance(target, ast.Attribute):
+            return [f"ustore:{target.attr}", *(f"ustoret:{t}" for t in subtokens(target.attr)[-1:])]
+        if isinstance(target, ast.Tuple):
+            return ["u:unpacked"]
+        return ["u:aliased"]
+    if isinstance(parent, ast.Raise):
+        return ["u:raised"]
+    if isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
+        return ["u:in_collection"]
+    if isinstance(parent, ast.Dict):
+        return ["u:dict_value" if node in parent.values else "u:dict_key"]
+    return [f"u:{type(parent).__name__.lower()}"]
+
+
+# --- what a function returns ---------------------------------------------------------------
+
+
+def _return_features(fn: FunctionNode) -> List[str]:
+    returns: List[Optional[ast.expr]] = []
+    assigned: Dict[str, ast.expr] = {}
+    yields = False
+    yield_from = False
+    raises = False
+    for node in _walk_body(fn.body):
+        if isinstance(node, ast.Return):
+            returns.append(node.value)
+        elif isinstance(node, ast.Yield):
+            yields = True
+        elif isinstance(node, ast.YieldFrom):
+            yield_from = True
+        elif isinstance(node, ast.Raise):
+            raises = True
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                assigned.setdefault(target.id, node.value)
+    feats: List[str] = []
+    if yields or yield_from:
+        feats.append("r:generator")
+        if yield_from:
+            feats.append("r:yield_from")
+    valued = [value for value in returns if value is not None and not _is_none(value)]
+    if not valued:
+        if _is_stub_body(fn.body):
+            feats.append("r:stub")
+            if raises:
+                feats.append("r:raise_only")
+        else:
+            feats.append("r:no_value")
+    if len(valued) < len(returns):
+        feats.append("r:some_none")
+    feats.append(f"r:count{min(len(valued), 3)}")
+    for value in valued[:4]:
+        feats.extend(value_kind(value, "r"))
+        if isinstance(value, ast.Name) and value.id in ("self", "cls"):
+            feats.append(f"r:{value.id}")
+        elif isinstance(value, ast.Name) and value.id in assigned:
+            # ``out = {}; ...; return out``: the variable's first value says what comes back.
+            feats.extend(f"rv{feat[1:]}" for feat in value_kind(assigned[value.id], "r"))
+        if isinstance(value, ast.Attribute) and dotted(value) is not None:
+            feats.extend(f"r:attrtok:{tok}" for tok in subtokens(value.attr)[-1:])
+    return feats
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None

@@ -1,0 +1,151 @@
+"""Settings: defaults < [tool.localtypes] < LOCALTYPES_* < flags, and clear errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from localtypes.config import ConfigError, Settings, load_settings, lower_bound
+from localtypes.slots import SlotKind
+
+
+def write_pyproject(folder: Path, text: str) -> Path:
+    path = folder / "pyproject.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_pyproject(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, {}, environ={})
+    assert settings.kinds == frozenset({SlotKind.PARAM, SlotKind.RETURN})
+    assert settings.target_version == sys.version_info[:2]
+    assert settings.cache is True
+    assert settings.host == "127.0.0.1"
+
+
+def test_pyproject_found_from_a_subfolder(tmp_path: Path) -> None:
+    write_pyproject(
+        tmp_path,
+        """
+[project]
+requires-python = ">=3.8, <4"
+[tool.localtypes]
+min-confidence = 0.7
+kinds = ["param", "return", "variable"]
+exclude = ["tests/data/"]
+jobs = 3
+""",
+    )
+    sub = tmp_path / "src" / "pkg"
+    sub.mkdir(parents=True)
+    settings = load_settings(sub, {}, environ={})
+    assert settings.min_confidence == 0.7
+    assert SlotKind.VARIABLE in settings.kinds
+    assert settings.exclude == ("tests/data/",)
+    assert settings.jobs == 3
+    assert settings.target_version == (3, 8)
+
+
+def test_precedence_pyproject_then_env_then_flags(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, "[tool.localtypes]\nmin_confidence = 0.6\njobs = 2\nport = 9000\n")
+    env = {"LOCALTYPES_MIN_CONFIDENCE": "0.8", "LOCALTYPES_JOBS": "5"}
+    settings = load_settings(tmp_path, {"jobs": 7, "min_confidence": None}, environ=env)
+    assert settings.port == 9000  # pyproject only
+    assert settings.min_confidence == 0.8  # env over pyproject; flag not given
+    assert settings.jobs == 7  # flag over env
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    path = write_pyproject(tmp_path, "[tool.localtypes]\nmin_confidense = 0.5\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, {}, environ={})
+    assert "min_confidense" in str(info.value)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("jobs = 0", "jobs"),
+        ("min-confidence = 2.0", "min_confidence"),
+        ('kinds = ["params"]', "kinds"),
+        ('target-version = "2.7"', "target_version"),
+        ("cache = 3", "cache"),
+    ],
+)
+def test_bad_values_are_named(tmp_path: Path, text: str, needle: str) -> None:
+    write_pyproject(tmp_path, f"[tool.localtypes]\n{text}\n")
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(tmp_path, {}, environ={})
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LOCALTYPES_PORT"):
+        load_settings(tmp_path, {}, environ={"LOCALTYPES_PORT": "http"})
+
+
+def test_environment_types(tmp_path: Path) -> None:
+    env = {
+        "LOCALTYPES_KINDS": "param,variable",
+        "LOCALTYPES_CACHE": "0",
+        "LOCALTYPES_ACCESS_LOG": "yes",
+        "LOCALTYPES_TARGET_VERSION": "py310",
+        "LOCALTYPES_EXCLUDE": "a/, b.py",
+        "LOCALTYPES_QUEUE_TIMEOUT": "0.5",
+    }
+    settings = load_settings(tmp_path, {}, environ=env)
+    assert settings.kinds == frozenset({SlotKind.PARAM, SlotKind.VARIABLE})
+    assert settings.cache is False
+    assert settings.access_log is True
+    assert settings.target_version == (3, 10)
+    assert settings.exclude == ("a/", "b.py")
+    assert settings.queue_timeout == 0.5
+
+
+def test_relative_model_path_is_relative_to_pyproject(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, '[tool.localtypes]\nmodel = "models/mine"\n')
+    (tmp_path / "sub").mkdir()
+    settings = load_settings(tmp_path / "sub", {}, environ={})
+    assert settings.model == str((tmp_path / "models" / "mine").resolve())
+
+
+def test_target_version_from_setup_cfg(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, "[build-system]\nrequires = []\n")
+    (tmp_path / "setup.cfg").write_text("[options]\npython_requires = >=3.9\n", encoding="utf-8")
+    assert load_settings(tmp_path, {}, environ={}).target_version == (3, 9)
+
+
+def test_flag_target_version_wins(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, '[project]\nrequires-python = ">=3.8"\n')
+    settings = load_settings(tmp_path, {"target_version": "3.12"}, environ={})
+    assert settings.target_version == (3, 12)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (">=3.8", (3, 8)),
+        (">=3.8,<4", (3, 8)),
+        ("~=3.10", (3, 10)),
+        ("==3.11.*", (3, 11)),
+        (">3.7, >=3.9", (3, 9)),
+        ("<4", None),
+        (">=2.7, !=3.0.*", None),
+    ],
+)
+def test_requires_python_lower_bound(spec: str, expected: object) -> None:
+    assert lower_bound(spec) == expected
+
+
+def test_unreadable_pyproject_is_a_config_error(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, "[tool.localtypes\n")
+    with pytest.raises(ConfigError, match=r"pyproject\.toml"):
+        load_settings(tmp_path, {}, environ={})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(AttributeError):
+        settings.jobs = 3  # type: ignore[misc]

@@ -1,0 +1,88 @@
+"""Folder walks: what is taken, what is always left out, .gitignore and globs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Sequence
+
+from localtypes.walk import Walker, project_root
+
+
+def touch(root: Path, *names: str) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x = 1\n", encoding="utf-8")
+
+
+def walk(
+    root: Path,
+    *paths: str,
+    include: Sequence[str] = ("*.py", "*.pyi"),
+    exclude: Sequence[str] = (),
+) -> List[str]:
+    selection = Walker(root, include, exclude).select([str(root / p) for p in paths or ("",)])
+    return sorted(path.relative_to(root).as_posix() for path in selection.files)
+
+
+def test_skips_environments_build_output_and_hidden_folders(tmp_path: Path) -> None:
+    touch(
+        tmp_path,
+        "pkg/a.py",
+        "pkg/b.pyi",
+        "pkg/notes.txt",
+        "venv/lib/x.py",
+        "build/lib/pkg/a.py",
+        "dist/x.py",
+        "pkg/__pycache__/a.py",
+        ".tox/x.py",
+        ".git/hooks/x.py",
+        "node_modules/x.py",
+    )
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr\n", encoding="utf-8")
+    assert walk(tmp_path) == ["pkg/a.py", "pkg/b.pyi"]
+
+
+def test_gitignore_at_root_and_nested(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py", "gen/x.py", "pkg/keep.py", "pkg/skip_me.py", "pkg/sub/y.py")
+    (tmp_path / ".gitignore").write_text("gen/\n", encoding="utf-8")
+    (tmp_path / "pkg" / ".gitignore").write_text("skip_*.py\nsub/\n", encoding="utf-8")
+    assert walk(tmp_path) == ["a.py", "pkg/keep.py"]
+    # walking a subfolder still honours the root's and its own .gitignore
+    assert walk(tmp_path, "pkg") == ["pkg/keep.py"]
+
+
+def test_include_and_exclude_globs_relative_to_root(tmp_path: Path) -> None:
+    touch(tmp_path, "src/a.py", "src/a_pb2.py", "tests/data/case.py", "tests/test_a.py")
+    assert walk(tmp_path, exclude=("*_pb2.py", "tests/data/")) == ["src/a.py", "tests/test_a.py"]
+    assert walk(tmp_path, "tests", exclude=("tests/data/",)) == ["tests/test_a.py"]
+    assert walk(tmp_path, include=("src/*.py",)) == ["src/a.py", "src/a_pb2.py"]
+
+
+def test_named_files_are_taken_unless_excluded(tmp_path: Path) -> None:
+    touch(tmp_path, "script", "gen.py")
+    walker = Walker(tmp_path, ("*.py",), ("gen.py",))
+    selection = walker.select([str(tmp_path / "script"), str(tmp_path / "gen.py")])
+    assert [p.name for p in selection.files] == ["script"]
+
+
+def test_missing_paths_are_problems_and_duplicates_collapse(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py")
+    walker = Walker(tmp_path, ("*.py",), ())
+    selection = walker.select([str(tmp_path), str(tmp_path / "a.py"), str(tmp_path / "nope.py")])
+    assert [p.name for p in selection.files] == ["a.py"]
+    assert selection.problems == ((str(tmp_path / "nope.py"), "no such file or folder"),)
+
+
+def test_symlinks_are_not_followed(tmp_path: Path) -> None:
+    touch(tmp_path, "real/a.py")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "b.py").symlink_to(tmp_path / "real" / "a.py")
+    assert walk(tmp_path) == ["real/a.py"]
+
+
+def test_project_root_is_the_nearest_marker(tmp_path: Path) -> None:
+    touch(tmp_path, "proj/src/pkg/a.py")
+    (tmp_path / "proj" / "pyproject.toml").write_text("", encoding="utf-8")
+    assert project_root([str(tmp_path / "proj" / "src" / "pkg")]) == tmp_path / "proj"
+    assert project_root([str(tmp_path / "proj" / "src" / "pkg" / "a.py")]) == tmp_path / "proj"

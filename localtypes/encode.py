@@ -124,13 +124,13 @@ class Encoder:
 
     def encode_slots(self, slots: Sequence[Slot], info: ModuleInfo) -> Batch:
         cands = self.candidates(info)
+        bases = visible_candidates(info)
+        templates = len(TEMPLATES)
         width = max(len(cands), 1)  # never a zero-sized axis: ONNX handles those badly
         static = np.zeros((1, width, STATIC_FEATURES), dtype=np.int64)
         mask = np.ones((1, width), dtype=np.float32)
-        tokens = []
         for j, (cand, template) in enumerate(cands):
             toks = subtokens(cand.local.rsplit(".", 1)[-1])
-            tokens.append(toks)
             feats = [f"C|t:{template}", f"C|src:{cand.source}", f"C|src:{cand.source}:{template}"]
             feats += [f"C|tok:{tok}" for tok in toks[-3:]]
             feats.append(f"C|label:{cand.label}")
@@ -138,15 +138,14 @@ class Encoder:
             mask[0, j] = 0.0
         features = np.zeros((len(slots), SLOT_FEATURES), dtype=np.int64)
         pair = np.zeros((len(slots), width, PAIR_FEATURES), dtype=np.int64)
+        matcher = _PairMatcher(bases)
         for i, slot in enumerate(slots):
             features[i] = self._ids(slot.features, SLOT_FEATURES)
-            lowered = {f.lower() for f in slot.features}
-            for j, (cand, template) in enumerate(cands):
-                feats = _pair_features(slot, lowered, cand, tokens[j])
-                if feats:
-                    kind = slot.kind.value
+            kind = slot.kind.value
+            for base, feats in matcher.pairs(slot).items():
+                for template in range(templates):
                     tagged = [f"P|{f}:{template}:{kind}" for f in feats] + [f"P|{f}" for f in feats]
-                    pair[i, j] = self._ids(tagged, PAIR_FEATURES)
+                    pair[i, base * templates + template] = self._ids(tagged, PAIR_FEATURES)
         return Batch(
             features=features,
             cand_static=static,
@@ -187,57 +186,96 @@ class Encoder:
         probs /= probs.sum(axis=1, keepdims=True)
         vocab = len(self.labels)
         out: List[Tuple[TypeGuess, ...]] = []
-        for i in range(probs.shape[0]):
-            row = probs[i]
-            cand_labels = batch.cand_labels[int(batch.slot_module[i])]
-            merged: Dict[str, float] = {}
-            for j in np.argsort(-row[:vocab])[: top_k + 1]:
-                label = self.labels[j]
-                if label != OTHER:
-                    merged[label] = float(row[j])
-            for j, label in enumerate(cand_labels):
-                share = float(row[vocab + j])
-                if label in self.index:
-                    share += 0.0 if label in merged else float(row[self.index[label]])
-                merged[label] = merged.get(label, 0.0) + share
-            ranked = sorted(merged.items(), key=lambda item: -item[1])[:top_k]
-            out.append(tuple(TypeGuess(label, min(conf, 1.0)) for label, conf in ranked))
+        for module, cand_labels in enumerate(batch.cand_labels):
+            rows = np.nonzero(batch.slot_module == module)[0]
+            if not len(rows):
+                continue
+            width = len(cand_labels)
+            twins = np.array([self.index.get(label, -1) for label in cand_labels], dtype=np.int64)
+            names = self.labels + cand_labels
+            part = probs[rows]
+            vocab_part = part[:, :vocab].copy()
+            cand_part = part[:, vocab : vocab + width].copy()
+            has_twin = twins >= 0
+            # A label both in the vocabulary and among the candidates counts once, summed.
+            cand_part[:, has_twin] += vocab_part[:, twins[has_twin]]
+            vocab_part[:, twins[has_twin]] = 0.0
+            vocab_part[:, self.other] = 0.0
+            merged = np.concatenate([vocab_part, cand_part], axis=1)
+            best = np.argsort(-merged, axis=1)[:, :top_k]
+            for r, row in enumerate(best):
+                out.append(tuple(TypeGuess(names[j], min(float(merged[r, j]), 1.0)) for j in row))
         return out
 
 
-def _pair_features(slot: Slot, lowered: set[str], cand: Candidate, toks: List[str]) -> List[str]:
-    """How a slot relates to one visible name."""
-    name = cand.local.rsplit(".", 1)[-1].lower()
-    feats: List[str] = []
-    own = subtokens(slot.name) if slot.kind is not SlotKind.RETURN else []
-    if not own and slot.kind is SlotKind.RETURN:
-        own = subtokens(slot.scope.rsplit(".", 1)[-1])
-    if own and toks:
-        if "".join(own) == "".join(toks):
-            feats.append("name_eq")
-        elif own[-1] == toks[-1]:
-            feats.append("name_last")
-        elif own[-1].rstrip("s") == toks[-1] or own[-1] == toks[-1] + "es":
-            feats.append("name_plural")
-        elif set(own) & set(toks):
-            feats.append("name_overlap")
-    checks = (
-        (f"uisinstance:{name}", "isinstance"),
-        (f"r:call:{name}", "ret_call"),
-        (f"rv:call:{name}", "ret_call"),
-        (f"dv:call:{name}", "default"),
-        (f"dv:attrof:{name}", "default"),
-        (f"v:call:{name}", "value"),
-        (f"v:attrof:{name}", "value"),
-        (f"b:{name}", "body_ref"),
-        (f"doc:{name}", "doc"),
-        (f"rdoc:{name}", "doc"),
-        (f"doc:first:{name}", "doc_first"),
-        (f"rdoc:first:{name}", "doc_first"),
+class _PairMatcher:
+    """Finds, for one slot, the visible names it relates to, by looking its features up."""
+
+    _EVIDENCE = (
+        ("uisinstance:", "isinstance"),
+        ("r:call:", "ret_call"),
+        ("rv:call:", "ret_call"),
+        ("dv:call:", "default"),
+        ("dv:attrof:", "default"),
+        ("v:call:", "value"),
+        ("v:attrof:", "value"),
+        ("b:", "body_ref"),
+        ("doc:", "doc"),
+        ("rdoc:", "doc"),
     )
-    feats.extend(tag for feature, tag in checks if feature in lowered)
-    if f"c:{cand.local.lower()}" in lowered or f"c:{name}" in lowered:
-        feats.append("enclosing")
-        if lowered & {"r:self", "r:cls", "r:call:cls"}:
-            feats.append("returns_self")
-    return feats
+
+    def __init__(self, bases: Sequence[Candidate]) -> None:
+        self.by_name: Dict[str, List[int]] = {}
+        self.by_joined: Dict[str, List[int]] = {}
+        self.by_last: Dict[str, List[int]] = {}
+        self.by_token: Dict[str, List[int]] = {}
+        for index, cand in enumerate(bases):
+            name = cand.local.rsplit(".", 1)[-1]
+            toks = subtokens(name)
+            self.by_name.setdefault(name.lower(), []).append(index)
+            self.by_name.setdefault(cand.local.lower(), []).append(index)
+            if toks:
+                self.by_joined.setdefault("".join(toks), []).append(index)
+                self.by_last.setdefault(toks[-1], []).append(index)
+                for tok in set(toks):
+                    self.by_token.setdefault(tok, []).append(index)
+
+    def pairs(self, slot: Slot) -> Dict[int, List[str]]:
+        """Candidate index -> the pair features that relate it to ``slot``."""
+        found: Dict[int, List[str]] = {}
+        if not self.by_name:
+            return found
+
+        def add(indexes: Sequence[int], tag: str) -> None:
+            for index in indexes:
+                tags = found.setdefault(index, [])
+                if tag not in tags:
+                    tags.append(tag)
+
+        name = slot.scope.rsplit(".", 1)[-1] if slot.kind is SlotKind.RETURN else slot.name
+        own = subtokens(name)
+        if own:
+            joined = "".join(own)
+            add(self.by_joined.get(joined, []), "name_eq")
+            add(self.by_last.get(own[-1], []), "name_last")
+            for plural in (own[-1][:-1], own[-1][:-2]):
+                if own[-1].endswith("s") and plural:
+                    add(self.by_last.get(plural, []), "name_plural")
+            for tok in own:
+                add(self.by_token.get(tok, []), "name_overlap")
+        returns_self = False
+        for feature in slot.features:
+            lowered = feature.lower()
+            if lowered in ("r:self", "r:cls", "r:call:cls"):
+                returns_self = True
+            for prefix, tag in self._EVIDENCE:
+                if lowered.startswith(prefix):
+                    add(self.by_name.get(lowered[len(prefix) :], []), tag)
+            if lowered.startswith("c:"):
+                enclosing = self.by_name.get(lowered[2:], [])
+                add(enclosing, "enclosing")
+        if returns_self:
+            for tags in found.values():
+                if "enclosing" in tags:
+                    tags.append("returns_self")
+        return found

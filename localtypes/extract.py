@@ -343,7 +343,9 @@ class _Collector:
             if isinstance(child, ast.ClassDef):
                 yield from self._scope(child.body, qual, (*classes, child.name), False, child)
             else:
-                yield from self._function(child, qual, classes, in_class=isinstance(node, ast.ClassDef))
+                yield from self._function(
+                    child, qual, classes, in_class=isinstance(node, ast.ClassDef)
+                )
                 yield from self._scope(child.body, qual, (), True, child)
 
     # --- functions -----------------------------------------------------------------------
@@ -471,14 +473,19 @@ class _Collector:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             context.extend(_name_features(node.name, "f")[:2])
         for name, stmt in firsts.items():
-            if name in declared or name == "__all__" or (name in annotated and stmt is not annotated[name]):
+            if (
+                name in declared
+                or name == "__all__"
+                or (name in annotated and stmt is not annotated[name])
+            ):
                 continue
             if isinstance(stmt, ast.AnnAssign):
                 annotation, label = self._label(stmt.annotation)
-                target, value = stmt.target, stmt.value
+                target: ast.expr = stmt.target
             else:
                 annotation, label = None, None
-                target, value = stmt.targets[0], stmt.value
+                target = stmt.targets[0]
+            value = stmt.value
             feats = ["k:variable", *_name_features(name, "n"), *context]
             feats.extend(value_kind(value, "v") if value is not None else ["v:absent"])
             if name.isupper():
@@ -560,7 +567,9 @@ def _usages(fn: FunctionNode, names: Set[str]) -> Dict[str, List[str]]:
     return {name: list(dict.fromkeys(feats))[:MAX_USAGES] for name, feats in found.items()}
 
 
-def _usage_of(node: ast.Name, parent: Optional[ast.AST], parents: Dict[ast.AST, ast.AST]) -> List[str]:
+def _usage_of(
+    node: ast.Name, parent: Optional[ast.AST], parents: Dict[ast.AST, ast.AST]
+) -> List[str]:
     if parent is None:
         return []
     if isinstance(parent, ast.Attribute):

@@ -1,0 +1,176 @@
+"""Labelled slots from the corpus, through the same extractor the tool runs.
+
+Shared by training and evaluation so both see the same slots. A slot is kept when it
+carries an annotation that normalises to a label other than ``Any``. Duplicates (same
+kind, label and context features) are kept once per split, and valid/test drop any slot
+that also occurs in train, so copied code cannot inflate held-out numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import random
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from localtypes.errors import SourceError
+from localtypes.extract import extract
+from localtypes.slots import ModuleInfo, Slot
+from localtypes.typenames import ANY
+
+MAX_FILE_BYTES = 1_000_000  # generated giants teach nothing and dominate time
+
+
+@dataclass
+class ModuleRecord:
+    """One source file's labelled slots and what it can see."""
+
+    package: str
+    path: str
+    info: ModuleInfo
+    slots: List[Slot]
+
+    @property
+    def labels(self) -> List[str]:
+        return [slot.label or "" for slot in self.slots]
+
+
+def _extract_file(item: Tuple[str, str]) -> Optional[ModuleRecord]:
+    package, path = item
+    try:
+        data = Path(path).read_bytes()
+        if len(data) > MAX_FILE_BYTES:
+            return None
+        module = extract(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, SourceError):
+        return None
+    slots = [s for s in module.slots if s.label and s.label != ANY]
+    if not slots:
+        return None
+    return ModuleRecord(package=package, path=path, info=module.info, slots=slots)
+
+
+def extract_files(items: Sequence[Tuple[str, str]], jobs: int) -> List[ModuleRecord]:
+    """Extract labelled slots from (package, path) pairs, in parallel, keeping input order."""
+    if jobs <= 1:
+        results = [_extract_file(item) for item in items]
+    else:
+        with Pool(jobs) as pool:
+            results = pool.map(_extract_file, items, chunksize=16)
+    return [record for record in results if record is not None]
+
+
+def slot_key(slot: Slot) -> str:
+    text = f"{slot.kind.value}\0{slot.label}\0" + "\0".join(sorted(slot.features))
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def dedupe(records: List[ModuleRecord], seen: Set[str], add: bool) -> int:
+    """Drop slots whose key is in ``seen`` (adding new keys when ``add``); return drops."""
+    dropped = 0
+    for record in records:
+        kept = []
+        for slot in record.slots:
+            key = slot_key(slot)
+            if key in seen:
+                dropped += 1
+                continue
+            if add:
+                seen.add(key)
+            kept.append(slot)
+        record.slots = kept
+    records[:] = [r for r in records if r.slots]
+    return dropped
+
+
+def cap_per_package(records: List[ModuleRecord], cap: int, seed: int) -> None:
+    """Keep at most ``cap`` slots per package (whole files, chosen at random)."""
+    by_package: Dict[str, List[ModuleRecord]] = {}
+    for record in records:
+        by_package.setdefault(record.package, []).append(record)
+    rng = random.Random(seed)
+    kept: List[ModuleRecord] = []
+    for package in sorted(by_package):
+        files = by_package[package]
+        rng.shuffle(files)
+        total = 0
+        for record in files:
+            if total >= cap:
+                break
+            kept.append(record)
+            total += len(record.slots)
+    records[:] = kept
+
+
+def _extractor_version() -> str:
+    root = Path(__file__).resolve().parents[1] / "localtypes"
+    digest = hashlib.sha256()
+    for name in ("extract.py", "typenames.py", "slots.py"):
+        digest.update((root / name).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def load_splits(
+    split_files: Dict[str, List[Tuple[str, str]]],
+    cache_dir: Path,
+    cap: int,
+    seed: int = 0,
+    jobs: int = 2,
+) -> Dict[str, List[ModuleRecord]]:
+    """Labelled, deduplicated, capped records for each split, cached on disk."""
+    listing = repr(sorted((k, v) for k, v in split_files.items())).encode()
+    key = hashlib.sha256(listing + _extractor_version().encode() + f"{cap}{seed}".encode())
+    cache = cache_dir / f"dataset-{key.hexdigest()[:16]}.pkl"
+    if cache.exists():
+        with cache.open("rb") as handle:
+            cached: Dict[str, List[ModuleRecord]] = pickle.load(handle)
+            return cached
+    splits: Dict[str, List[ModuleRecord]] = {}
+    for split in ("train", "valid", "test"):
+        items = split_files.get(split, [])
+        print(f"extracting {split}: {len(items)} files", flush=True)
+        splits[split] = extract_files(items, jobs)
+    seen: Set[str] = set()
+    stats = {"train": dedupe(splits["train"], seen, add=True)}
+    cap_per_package(splits["train"], cap, seed)
+    for split in ("valid", "test"):
+        stats[split] = dedupe(splits[split], set(seen), add=False)
+        dedupe(splits[split], set(), add=True)  # and within the split
+    print(f"duplicate slots dropped: {stats}", flush=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump(splits, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, cache)
+    return splits
+
+
+def label_counts(records: Iterable[ModuleRecord]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for record in records:
+        counts.update(slot.label for slot in record.slots if slot.label)
+    return counts
+
+
+def corpus_split_files(
+    cache: Optional[Path] = None,
+) -> Tuple[Dict[str, List[Tuple[str, str]]], str]:
+    """(package, path) lists per split from the corpus builder's output, and the lock hash."""
+    from corpus_lib import iter_split_files, load_corpus
+
+    corpus = load_corpus(cache)
+    out = {
+        split: [(package, str(path)) for package, path in iter_split_files(corpus, split)]
+        for split in ("train", "valid", "test")
+    }
+    return out, str(corpus.get("lock_sha256", ""))

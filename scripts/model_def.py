@@ -1,0 +1,55 @@
+"""The network (training only; the tool runs its ONNX export).
+
+Every slot is a bag of hashed context features: summed embeddings, then an MLP, give a
+slot vector ``h``. ``h`` scores the fixed label vocabulary with one linear layer, and each
+visible-name candidate through a small MLP over ``h`` plus the candidate's embedding (its
+own features and its pair features with the slot). One softmax runs over both.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TypeModel(nn.Module):  # type: ignore[misc]
+    def __init__(
+        self, buckets: int, vocab_size: int, dim: int = 64, hidden: int = 256, pair: int = 128
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(buckets, dim, padding_idx=0)
+        self.slot_mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
+        self.dropout = nn.Dropout(0.1)
+        self.vocab_out = nn.Linear(hidden, vocab_size)
+        self.cand_from_slot = nn.Linear(hidden, pair)
+        self.cand_proj = nn.Linear(dim, pair)
+        self.cand_out = nn.Linear(pair, 1)
+        nn.init.normal_(self.embedding.weight, std=0.05)
+        with torch.no_grad():
+            self.embedding.weight[0].zero_()
+
+    def bag(self, ids: torch.Tensor) -> torch.Tensor:
+        """Sum of embeddings over the last axis, scaled by the root of the bag's size."""
+        vectors = self.embedding(ids).sum(dim=-2)
+        count = (ids > 0).sum(dim=-1, keepdim=True).clamp(min=1).to(vectors.dtype)
+        return vectors / torch.sqrt(count)
+
+    def forward(
+        self,
+        features: torch.Tensor,  # [S, F] int64
+        cand_static: torch.Tensor,  # [M, C, G] int64
+        cand_mask: torch.Tensor,  # [M, C] float: 1 = padding
+        slot_module: torch.Tensor,  # [S] int64
+        cand_pair: torch.Tensor,  # [S, C, P] int64
+    ) -> torch.Tensor:
+        h = self.dropout(self.slot_mlp(self.bag(features)))
+        vocab_logits = self.vocab_out(h)
+        static = self.embedding(cand_static).sum(dim=2)  # [M, C, D]
+        static = torch.index_select(static, 0, slot_module)  # [S, C, D]
+        pair = self.embedding(cand_pair).sum(dim=2)  # [S, C, D]
+        joint = torch.relu(self.cand_proj(static + pair) + self.cand_from_slot(h).unsqueeze(1))
+        cand_logits = self.cand_out(joint).squeeze(-1)
+        cand_logits = cand_logits - 1e4 * torch.index_select(cand_mask, 0, slot_module)
+        return torch.cat([vocab_logits, cand_logits], dim=1)

@@ -1,0 +1,433 @@
+"""Train the type model end to end: corpus -> slots -> network -> int8 ONNX model store.
+
+    python scripts/train.py                      # the shipped model (corpus from build_corpus.py)
+    python scripts/train.py --source-dir DIR --epochs 1 --out /tmp/store   # smoke test
+
+Steps: labelled slots from the corpus (scripts/dataset.py), the label vocabulary from the
+train split, training with fixed seeds and a checkpoint per epoch (the best on validation
+is kept), temperature calibration and the default threshold on validation, ONNX export,
+dynamic int8 quantisation, a check that int8 stays within a point of float, and the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dataset import (
+    ModuleRecord,
+    corpus_split_files,
+    label_counts,
+    load_splits,
+)
+from model_def import TypeModel
+
+from localtypes.encode import OTHER, Encoder
+from localtypes.slots import SlotKind
+from localtypes.store import DEFAULT_MODEL_NAME, FORMAT_VERSION, sha256_of
+
+ROOT = Path(__file__).resolve().parents[1]
+KIND_INDEX = {SlotKind.PARAM: 0, SlotKind.RETURN: 1, SlotKind.VARIABLE: 2}
+TARGET_PRECISION = 0.9
+
+
+@dataclass
+class EncodedModule:
+    features: np.ndarray[Any, Any]  # [S, F] int32
+    static: np.ndarray[Any, Any]  # [C, G] int32
+    mask: np.ndarray[Any, Any]  # [C] float32
+    pair_index: np.ndarray[Any, Any]  # [P, 2] int32 (slot, candidate) with pair features
+    pair_ids: np.ndarray[Any, Any]  # [P, PG] int32
+    targets: np.ndarray[Any, Any]  # [S, V + C] bool
+    kinds: np.ndarray[Any, Any]  # [S] int8
+
+
+def encode_records(encoder: Encoder, records: Sequence[ModuleRecord]) -> List[EncodedModule]:
+    out = []
+    for record in records:
+        batch = encoder.encode_slots(record.slots, record.info)
+        pair = batch.cand_pair[:, :, :]
+        index = np.argwhere(pair.any(axis=2)).astype(np.int32)
+        out.append(
+            EncodedModule(
+                features=batch.features.astype(np.int32),
+                static=batch.cand_static[0].astype(np.int32),
+                mask=batch.cand_mask[0],
+                pair_index=index,
+                pair_ids=pair[index[:, 0], index[:, 1]].astype(np.int32),
+                targets=encoder.targets(batch, record.labels),
+                kinds=np.array([KIND_INDEX[s.kind] for s in record.slots], dtype=np.int8),
+            )
+        )
+    return out
+
+
+def collate(modules: Sequence[EncodedModule], vocab: int) -> Dict[str, torch.Tensor]:
+    """Stack modules into one batch, padding the candidate axis to the widest module."""
+    width = max(m.static.shape[0] for m in modules)
+    slots = sum(m.features.shape[0] for m in modules)
+    static = np.zeros((len(modules), width, modules[0].static.shape[1]), dtype=np.int64)
+    mask = np.ones((len(modules), width), dtype=np.float32)
+    pair = np.zeros((slots, width, modules[0].pair_ids.shape[1]), dtype=np.int64)
+    targets = np.zeros((slots, vocab + width), dtype=np.bool_)
+    slot_module = np.zeros(slots, dtype=np.int64)
+    row = 0
+    for m_index, module in enumerate(modules):
+        count, cands = module.features.shape[0], module.static.shape[0]
+        static[m_index, :cands] = module.static
+        mask[m_index, :cands] = module.mask
+        if len(module.pair_index):
+            pair[row + module.pair_index[:, 0], module.pair_index[:, 1]] = module.pair_ids
+        targets[row : row + count, : vocab + cands] = module.targets
+        slot_module[row : row + count] = m_index
+        row += count
+    return {
+        "features": torch.from_numpy(
+            np.concatenate([m.features for m in modules]).astype(np.int64)
+        ),
+        "cand_static": torch.from_numpy(static),
+        "cand_mask": torch.from_numpy(mask),
+        "slot_module": torch.from_numpy(slot_module),
+        "cand_pair": torch.from_numpy(pair),
+        "targets": torch.from_numpy(targets),
+        "kinds": torch.from_numpy(np.concatenate([m.kinds for m in modules]).astype(np.int64)),
+    }
+
+
+def batches(
+    modules: Sequence[EncodedModule], batch_slots: int, shuffle: bool, rng: random.Random
+) -> List[List[EncodedModule]]:
+    order = list(range(len(modules)))
+    if shuffle:
+        rng.shuffle(order)
+    out: List[List[EncodedModule]] = []
+    current: List[EncodedModule] = []
+    size = 0
+    for index in order:
+        current.append(modules[index])
+        size += modules[index].features.shape[0]
+        if size >= batch_slots:
+            out.append(current)
+            current, size = [], 0
+    if current:
+        out.append(current)
+    return out
+
+
+def set_matching_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log of the total probability of every answer equal to the true label."""
+    hit = logits.masked_fill(~targets, -1e9)
+    return (torch.logsumexp(logits, dim=1) - torch.logsumexp(hit, dim=1)).mean()
+
+
+def model_inputs(batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+    return (
+        batch["features"],
+        batch["cand_static"],
+        batch["cand_mask"],
+        batch["slot_module"],
+        batch["cand_pair"],
+    )
+
+
+def collect_logits(
+    model: TypeModel, modules: Sequence[EncodedModule], vocab: int, batch_slots: int
+) -> List[Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """(logits, targets, kinds) per evaluation batch, with the model in eval mode."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for group in batches(modules, batch_slots, False, random.Random(0)):
+            batch = collate(group, vocab)
+            logits = model(*model_inputs(batch))
+            out.append((logits.numpy(), batch["targets"].numpy(), batch["kinds"].numpy()))
+    model.train()
+    return out
+
+
+def top1_confidences(
+    chunks: Sequence[Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]],
+    temperature: float,
+    other: int,
+) -> Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], float]:
+    """Top answer's probability (``<other>`` excluded), whether it is right, kinds, and NLL."""
+    confs, rights, kinds = [], [], []
+    nll = 0.0
+    count = 0
+    for logits, targets, kind in chunks:
+        scaled = logits / temperature
+        scaled = scaled - scaled.max(axis=1, keepdims=True)
+        probs = np.exp(scaled)
+        probs /= probs.sum(axis=1, keepdims=True)
+        true_mass = (probs * targets).sum(axis=1)
+        nll += float(-np.log(np.clip(true_mass, 1e-12, None)).sum())
+        count += len(probs)
+        ranked = probs.copy()
+        ranked[:, other] = -1.0
+        best = ranked.argmax(axis=1)
+        confs.append(ranked[np.arange(len(best)), best])
+        rights.append(targets[np.arange(len(best)), best])
+        kinds.append(kind)
+    return np.concatenate(confs), np.concatenate(rights), np.concatenate(kinds), nll / max(count, 1)
+
+
+def expected_calibration_error(conf: np.ndarray[Any, Any], right: np.ndarray[Any, Any]) -> float:
+    bins = np.linspace(0.0, 1.0, 16)
+    total = 0.0
+    for low, high in zip(bins[:-1], bins[1:]):
+        inside = (conf > low) & (conf <= high)
+        if inside.any():
+            total += inside.mean() * abs(conf[inside].mean() - right[inside].mean())
+    return float(total)
+
+
+def choose_threshold(conf: np.ndarray[Any, Any], right: np.ndarray[Any, Any]) -> float:
+    """The lowest threshold whose precision on validation reaches the target."""
+    order = np.argsort(-conf)
+    hits = np.cumsum(right[order])
+    precision = hits / np.arange(1, len(order) + 1)
+    ok = np.nonzero(precision >= TARGET_PRECISION)[0]
+    if not len(ok):
+        return 0.99
+    # The largest prefix that is precise enough; its last confidence is the threshold.
+    return float(round(conf[order][ok[-1]], 4))
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    rng = random.Random(args.seed)
+    torch.set_num_threads(args.threads)
+    started = time.time()
+
+    if args.source_dir:
+        files = [
+            (path.parent.name, str(path)) for path in sorted(Path(args.source_dir).rglob("*.py"))
+        ]
+        split_files = {"train": files, "valid": files, "test": files}
+        lock_hash = "smoke-test"
+        lock_lines: List[str] = []
+    else:
+        split_files, lock_hash = corpus_split_files(args.corpus_cache)
+        lock_lines = [
+            line.strip()
+            for line in (ROOT / "scripts/corpus/packages.lock").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+    cache_dir = Path(args.work_dir)
+    splits = load_splits(split_files, cache_dir, cap=args.cap, seed=args.seed, jobs=args.jobs)
+    for split, records in splits.items():
+        slots = sum(len(r.slots) for r in records)
+        packages = len({r.package for r in records})
+        print(f"{split}: {packages} packages, {len(records)} files, {slots} slots", flush=True)
+
+    counts = label_counts(splits["train"])
+    vocab_labels = [OTHER] + [
+        label for label, n in counts.most_common(args.vocab_size) if n >= args.min_count
+    ]
+    encoder = Encoder(labels=vocab_labels, buckets=args.buckets)
+    vocab = len(vocab_labels)
+    train_set = encode_records(encoder, splits["train"])
+    valid_set = encode_records(encoder, splits["valid"]) or train_set
+    print(f"vocabulary {vocab} labels; encoded in {time.time() - started:.0f}s", flush=True)
+
+    model = TypeModel(args.buckets, vocab, dim=args.dim, hidden=args.hidden)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    steps_per_epoch = len(batches(train_set, args.batch_slots, False, rng))
+    total_steps = max(1, steps_per_epoch * args.epochs)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=0.1
+    )
+    best_acc, best_state = -1.0, None
+    checkpoint = cache_dir / "checkpoint.pt"
+    for epoch in range(args.epochs):
+        epoch_start = time.time()
+        running = 0.0
+        groups = batches(train_set, args.batch_slots, True, rng)
+        for step, group in enumerate(groups, 1):
+            batch = collate(group, vocab)
+            logits = model(*model_inputs(batch))
+            loss = set_matching_loss(logits, batch["targets"])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+            if step % 50 == 0 or step == len(groups):
+                rate = step / (time.time() - epoch_start)
+                print(
+                    f"epoch {epoch + 1}/{args.epochs} step {step}/{len(groups)} "
+                    f"loss {running:.3f} {rate:.1f} steps/s",
+                    flush=True,
+                )
+        chunks = collect_logits(model, valid_set, vocab, args.batch_slots * 4)
+        conf, right, kinds, nll = top1_confidences(chunks, 1.0, encoder.other)
+        core = kinds < 2
+        acc = float(right[core].mean()) if core.any() else 0.0
+        print(
+            f"epoch {epoch + 1} valid top-1 (params+returns) {acc:.4f} nll {nll:.3f} "
+            f"({time.time() - epoch_start:.0f}s)",
+            flush=True,
+        )
+        torch.save({"model": model.state_dict(), "epoch": epoch + 1}, checkpoint)
+        if acc > best_acc:
+            best_acc = acc
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert best_state is not None
+    model.load_state_dict(best_state)
+
+    # Temperature and threshold on validation (never on test).
+    chunks = collect_logits(model, valid_set, vocab, args.batch_slots * 4)
+    temps = [0.6 + 0.05 * i for i in range(40)]
+    nlls = [top1_confidences(chunks, t, encoder.other)[3] for t in temps]
+    temperature = temps[int(np.argmin(nlls))]
+    raw_conf, raw_right, _, _ = top1_confidences(chunks, 1.0, encoder.other)
+    conf, right, kinds, _ = top1_confidences(chunks, temperature, encoder.other)
+    core = kinds < 2
+    threshold = choose_threshold(conf[core], right[core])
+    covered = conf[core] >= threshold
+    calibration = {
+        "temperature": round(temperature, 3),
+        "ece_before": round(expected_calibration_error(raw_conf, raw_right), 4),
+        "ece_after": round(expected_calibration_error(conf, right), 4),
+        "threshold": threshold,
+        "valid_precision_at_threshold": round(float(right[core][covered].mean()), 4),
+        "valid_coverage_at_threshold": round(float(covered.mean()), 4),
+        "valid_top1_params_returns": round(best_acc, 4),
+    }
+    print(f"calibration: {calibration}", flush=True)
+
+    out = Path(args.out)
+    export_store(model, encoder, out, calibration, args, lock_lines, lock_hash, counts)
+    print(f"done in {time.time() - started:.0f}s -> {out}", flush=True)
+
+
+def export_store(
+    model: TypeModel,
+    encoder: Encoder,
+    out: Path,
+    calibration: Dict[str, Any],
+    args: argparse.Namespace,
+    lock_lines: List[str],
+    lock_hash: str,
+    counts: Any,
+) -> None:
+    """ONNX export, int8 quantisation and the manifest."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model.eval()
+    work = Path(tempfile.mkdtemp(prefix="localtypes-export-"))
+    float_path = work / "model.float.onnx"
+    example = (
+        torch.ones((3, 48), dtype=torch.int64),
+        torch.ones((1, 4, 8), dtype=torch.int64),
+        torch.zeros((1, 4), dtype=torch.float32),
+        torch.zeros((3,), dtype=torch.int64),
+        torch.ones((3, 4, 8), dtype=torch.int64),
+    )
+    names = ["features", "cand_static", "cand_mask", "slot_module", "cand_pair"]
+    torch.onnx.export(
+        model,
+        example,
+        str(float_path),
+        input_names=names,
+        output_names=["logits"],
+        dynamic_axes={
+            "features": {0: "slots"},
+            "cand_static": {0: "modules", 1: "candidates"},
+            "cand_mask": {0: "modules", 1: "candidates"},
+            "slot_module": {0: "slots"},
+            "cand_pair": {0: "slots", 1: "candidates"},
+            "logits": {0: "slots", 1: "answers"},
+        },
+        opset_version=17,
+        dynamo=False,
+    )
+    int8_path = work / "model.onnx"
+    quantize_dynamic(
+        str(float_path),
+        str(int8_path),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+    )
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    shutil.copy(int8_path, out / "model.onnx")
+    vocab_doc = encoder.to_vocab()
+    vocab_doc["common"] = sorted(label for label, n in counts.items() if n >= 100)
+    (out / "vocab.json").write_text(json.dumps(vocab_doc, indent=0) + "\n", encoding="utf-8")
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "name": DEFAULT_MODEL_NAME if not args.source_dir else "localtypes-smoke",
+        "version": args.version,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": {
+            "model.onnx": sha256_of(out / "model.onnx"),
+            "vocab.json": sha256_of(out / "vocab.json"),
+        },
+        "temperature": calibration["temperature"],
+        "threshold": calibration["threshold"],
+        "calibration": calibration,
+        "metrics": {},
+        "training": {
+            "command": "python " + " ".join(sys.argv),
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "buckets": args.buckets,
+            "dim": args.dim,
+            "hidden": args.hidden,
+            "vocab_size": len(encoder.labels),
+            "torch": torch.__version__,
+            "float_model_bytes": os.path.getsize(float_path),
+            "int8_model_bytes": os.path.getsize(out / "model.onnx"),
+        },
+        "corpus": {"lock_sha256": lock_hash, "packages": lock_lines},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    float_copy = Path(args.work_dir) / "model.float.onnx"
+    shutil.copy(float_path, float_copy)
+    shutil.rmtree(work, ignore_errors=True)
+    size = os.path.getsize(out / "model.onnx") / 1e6
+    print(f"int8 model {size:.1f} MB (float {os.path.getsize(float_copy) / 1e6:.1f} MB)")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=str(ROOT / "model_store" / DEFAULT_MODEL_NAME))
+    parser.add_argument("--source-dir", help="smoke test: train on the .py files of DIR")
+    parser.add_argument("--corpus-cache", type=Path, default=None)
+    parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "localtypes-train"))
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-slots", type=int, default=1024)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--buckets", type=int, default=1 << 17)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--vocab-size", type=int, default=2000)
+    parser.add_argument("--min-count", type=int, default=3)
+    parser.add_argument("--cap", type=int, default=15000, help="max training slots per package")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--version", default="0.1.0")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    train(parse_args())

@@ -42,6 +42,15 @@ from localtypes.slots import SlotKind
 from localtypes.store import DEFAULT_MODEL_NAME, FORMAT_VERSION, sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_work_dir() -> Path:
+    """Dataset cache and checkpoints: the user cache folder, outside the repository."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("localtypes")) / "train"
+
+
 KIND_INDEX = {SlotKind.PARAM: 0, SlotKind.RETURN: 1, SlotKind.VARIABLE: 2}
 TARGET_PRECISION = 0.9
 
@@ -412,7 +421,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default=str(ROOT / "model_store" / DEFAULT_MODEL_NAME))
     parser.add_argument("--source-dir", help="smoke test: train on the .py files of DIR")
     parser.add_argument("--corpus-cache", type=Path, default=None)
-    parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "localtypes-train"))
+    parser.add_argument("--work-dir", default=str(default_work_dir()))
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-slots", type=int, default=1024)
     parser.add_argument("--lr", type=float, default=3e-3)

@@ -1,0 +1,344 @@
+"""Evaluate a model store on the held-out test packages, with the baselines beside it.
+
+    python scripts/evaluate.py [--store model_store/localtypes-small] [--update-manifest]
+
+Everything is measured on the test split (packages never trained on), on the slots that
+carry an annotation other than ``Any``, after the normalisation of ``localtypes.typenames``
+(its docstring lists every rule). Metrics, for params, returns, variables, params+returns
+and all: top-1 and top-5 exact match, top-1 base-type match (type parameters stripped:
+``list[int]`` ~ ``list[str]``), MRR@5, and top-1 split into common types (seen at least 100
+times in training, Type4Py's rule) and rare ones; plus precision and coverage of the top
+answer over the confidence threshold, with the store's default threshold marked.
+
+Baselines on the same slots:
+- per-name: the most frequent training label for the parameter's name (params), the
+  function's name (returns) or the variable's name, falling back to the most frequent label
+  of the slot's kind;
+- autotyping (``--aggressive``), run over the test files with every annotation removed;
+  a slot it leaves unannotated counts as a miss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dataset import ModuleRecord, corpus_split_files, load_splits
+
+from localtypes.errors import SourceError
+from localtypes.extract import extract
+from localtypes.model import Predictor
+from localtypes.slots import ExtractedModule, Slot, SlotKind
+from localtypes.store import DEFAULT_MODEL_NAME, load_store
+from localtypes.typenames import base_type
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_work_dir() -> Path:
+    """Dataset cache and checkpoints: the user cache folder, outside the repository."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("localtypes")) / "train"
+
+
+GROUPS = {
+    "params": (SlotKind.PARAM,),
+    "returns": (SlotKind.RETURN,),
+    "variables": (SlotKind.VARIABLE,),
+    "params+returns": (SlotKind.PARAM, SlotKind.RETURN),
+    "all": (SlotKind.PARAM, SlotKind.RETURN, SlotKind.VARIABLE),
+}
+SlotId = Tuple[str, str, str, int, str]
+
+
+def slot_id(path: str, slot: Slot) -> SlotId:
+    return (path, slot.kind.value, slot.scope, slot.occurrence, slot.name)
+
+
+def safe_base(label: str) -> str:
+    try:
+        return base_type(label)
+    except SyntaxError:
+        return label
+
+
+def name_key(slot: Slot) -> Tuple[str, str]:
+    if slot.kind is SlotKind.RETURN:
+        return (slot.kind.value, slot.scope.rsplit(".", 1)[-1])
+    return (slot.kind.value, slot.name)
+
+
+class PerNameBaseline:
+    """The most frequent training label per name, then per kind."""
+
+    def __init__(self, train: Iterable[ModuleRecord]) -> None:
+        by_name: Dict[Tuple[str, str], Counter[str]] = defaultdict(Counter)
+        by_kind: Dict[str, Counter[str]] = defaultdict(Counter)
+        for record in train:
+            for slot in record.slots:
+                by_name[name_key(slot)][slot.label or ""] += 1
+                by_kind[slot.kind.value][slot.label or ""] += 1
+        self.by_name = {key: counts.most_common(5) for key, counts in by_name.items()}
+        self.by_kind = {key: counts.most_common(5) for key, counts in by_kind.items()}
+
+    def predict(self, slot: Slot) -> List[str]:
+        ranked = [label for label, _ in self.by_name.get(name_key(slot), [])]
+        for label, _ in self.by_kind.get(slot.kind.value, []):
+            if label not in ranked:
+                ranked.append(label)
+        return ranked[:5]
+
+
+def strip_annotations(source: str) -> str:
+    """The module with every annotation removed (what autotyping should start from)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+            args = node.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None:
+                    arg.annotation = None
+    for parent in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(parent, field, None)
+            if not isinstance(body, list):
+                continue
+            for index, stmt in enumerate(body):
+                if isinstance(stmt, ast.AnnAssign):
+                    if stmt.value is not None and stmt.simple:
+                        body[index] = ast.Assign(targets=[stmt.target], value=stmt.value)
+                    else:
+                        body[index] = ast.Pass()
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def autotyping_predictions(records: Sequence[ModuleRecord]) -> Dict[SlotId, str]:
+    """Run autotyping over stripped copies of the test files and read back its annotations."""
+    work = Path(tempfile.mkdtemp(prefix="localtypes-autotyping-"))
+    copies: Dict[Path, str] = {}
+    for index, record in enumerate(records):
+        try:
+            stripped = strip_annotations(Path(record.path).read_text(encoding="utf-8"))
+        except (SyntaxError, OSError, UnicodeDecodeError, RecursionError):
+            continue
+        copy = work / f"m{index}.py"
+        copy.write_text(stripped, encoding="utf-8")
+        copies[copy] = record.path
+    started = time.time()
+    subprocess.run(
+        [sys.executable, "-m", "autotyping", "--aggressive", str(work)],
+        check=False,
+        capture_output=True,
+    )
+    print(f"autotyping ran in {time.time() - started:.0f}s", flush=True)
+    found: Dict[SlotId, str] = {}
+    for copy, original in copies.items():
+        try:
+            module = extract(copy.read_text(encoding="utf-8"))
+        except SourceError:
+            continue
+        for slot in module.slots:
+            if slot.label:
+                found[slot_id(original, slot)] = slot.label
+    shutil.rmtree(work, ignore_errors=True)
+    return found
+
+
+class Scores:
+    """Accumulates ranked answers per slot and turns them into the metric table."""
+
+    def __init__(self) -> None:
+        self.rows: List[Tuple[SlotKind, str, List[str], float, bool]] = []
+
+    def add(self, kind: SlotKind, truth: str, ranked: List[str], conf: float, common: bool) -> None:
+        self.rows.append((kind, truth, ranked, conf, common))
+
+    def table(self) -> Dict[str, Dict[str, float]]:
+        out: Dict[str, Dict[str, float]] = {}
+        for group, kinds in GROUPS.items():
+            rows = [row for row in self.rows if row[0] in kinds]
+            if not rows:
+                continue
+            top1 = [bool(r[2]) and r[2][0] == r[1] for r in rows]
+            top5 = [r[1] in r[2][:5] for r in rows]
+            base = [bool(r[2]) and safe_base(r[2][0]) == safe_base(r[1]) for r in rows]
+            rr = [1.0 / (r[2][:5].index(r[1]) + 1) if r[1] in r[2][:5] else 0.0 for r in rows]
+            common = [t for t, r in zip(top1, rows) if r[4]]
+            rare = [t for t, r in zip(top1, rows) if not r[4]]
+            out[group] = {
+                "slots": len(rows),
+                "top1": _mean(top1),
+                "top5": _mean(top5),
+                "base_top1": _mean(base),
+                "mrr5": _mean(rr),
+                "top1_common": _mean(common),
+                "top1_rare": _mean(rare),
+                "common_share": len(common) / len(rows),
+            }
+        return out
+
+    def curve(self, kinds: Sequence[SlotKind]) -> Tuple[np.ndarray[Any, Any], ...]:
+        rows = [row for row in self.rows if row[0] in kinds]
+        conf = np.array([r[3] for r in rows])
+        right = np.array([bool(r[2]) and r[2][0] == r[1] for r in rows], dtype=float)
+        thresholds = np.linspace(0.0, 0.99, 100)
+        precision, coverage = [], []
+        for t in thresholds:
+            chosen = conf >= t
+            coverage.append(chosen.mean() if len(conf) else 0.0)
+            precision.append(right[chosen].mean() if chosen.any() else 1.0)
+        return thresholds, np.array(precision), np.array(coverage)
+
+    def at_threshold(self, kinds: Sequence[SlotKind], threshold: float) -> Dict[str, float]:
+        rows = [row for row in self.rows if row[0] in kinds]
+        chosen = [r for r in rows if r[3] >= threshold]
+        right = [bool(r[2]) and r[2][0] == r[1] for r in chosen]
+        return {
+            "threshold": threshold,
+            "precision": _mean(right),
+            "coverage": len(chosen) / max(len(rows), 1),
+        }
+
+
+def _mean(values: Sequence[bool] | Sequence[float]) -> float:
+    return round(float(np.mean(values)), 4) if len(values) else 0.0
+
+
+def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
+    store = load_store(args.store)
+    predictor = Predictor(store)
+    vocab = json.loads(store.file("vocab.json").read_text(encoding="utf-8"))
+    common = set(vocab.get("common", []))
+    split_files, _ = corpus_split_files(args.corpus_cache)
+    splits = load_splits(split_files, Path(args.work_dir), cap=args.cap, seed=args.seed)
+    test = splits["test"]
+    print(
+        f"test: {len({r.package for r in test})} packages, {len(test)} files, "
+        f"{sum(len(r.slots) for r in test)} slots",
+        flush=True,
+    )
+    per_name = PerNameBaseline(splits["train"])
+    model_scores, name_scores, auto_scores = Scores(), Scores(), Scores()
+    auto = autotyping_predictions(test) if not args.skip_autotyping else {}
+    started = time.time()
+    for record in test:
+        module = ExtractedModule(slots=tuple(record.slots), info=record.info)
+        guesses = predictor.predict(module, top_k=5)
+        for slot, ranked in zip(record.slots, guesses):
+            truth = slot.label or ""
+            is_common = truth in common
+            labels = [g.label for g in ranked]
+            model_scores.add(slot.kind, truth, labels, ranked[0].confidence, is_common)
+            name_scores.add(slot.kind, truth, per_name.predict(slot), 1.0, is_common)
+            guess = auto.get(slot_id(record.path, slot))
+            auto_scores.add(slot.kind, truth, [guess] if guess else [], 1.0, is_common)
+    elapsed = time.time() - started
+    core = GROUPS["params+returns"]
+    results: Dict[str, Any] = {
+        "test_packages": sorted({r.package for r in test}),
+        "model": model_scores.table(),
+        "baseline_per_name": name_scores.table(),
+        "at_default_threshold": model_scores.at_threshold(core, store.threshold),
+        "inference_seconds": round(elapsed, 1),
+    }
+    if auto:
+        results["baseline_autotyping"] = auto_scores.table()
+        results["autotyping_coverage"] = _mean(
+            [bool(r[2]) for r in auto_scores.rows if r[0] in core]
+        )
+    plot_curve(model_scores, store.threshold, Path(args.plot))
+    print_table(results)
+    if args.update_manifest:
+        manifest_path = store.path / "manifest.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest["metrics"] = {k: v for k, v in results.items() if k != "test_packages"}
+        manifest["metrics"]["test_packages"] = results["test_packages"]
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+def plot_curve(scores: Scores, threshold: float, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    for name, kinds in (
+        ("params+returns", GROUPS["params+returns"]),
+        ("params", GROUPS["params"]),
+        ("returns", GROUPS["returns"]),
+    ):
+        _, precision, coverage = scores.curve(kinds)
+        ax.plot(coverage, precision, label=name)
+    point = scores.at_threshold(GROUPS["params+returns"], threshold)
+    ax.scatter([point["coverage"]], [point["precision"]], color="black", zorder=5)
+    ax.annotate(
+        f"default threshold {threshold:.2f}",
+        (point["coverage"], point["precision"]),
+        textcoords="offset points",
+        xytext=(8, -14),
+    )
+    ax.set_xlabel("coverage (share of slots answered)")
+    ax.set_ylabel("precision of the top answer")
+    ax.set_title("localtypes on held-out packages: precision vs coverage")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out)
+
+
+def print_table(results: Dict[str, Any]) -> None:
+    systems = [("localtypes", "model"), ("per-name baseline", "baseline_per_name")]
+    if "baseline_autotyping" in results:
+        systems.append(("autotyping --aggressive", "baseline_autotyping"))
+    print("| system | group | slots | top-1 | top-5 | base top-1 | MRR@5 | common | rare |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, key in systems:
+        for group, row in results[key].items():
+            print(
+                f"| {name} | {group} | {row['slots']} | {row['top1']:.1%} | {row['top5']:.1%} | "
+                f"{row['base_top1']:.1%} | {row['mrr5']:.1%} | {row['top1_common']:.1%} | "
+                f"{row['top1_rare']:.1%} |"
+            )
+    point = results["at_default_threshold"]
+    print(
+        f"\nparams+returns at the default threshold {point['threshold']}: precision "
+        f"{point['precision']:.1%}, coverage {point['coverage']:.1%}"
+    )
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", default=str(ROOT / "model_store" / DEFAULT_MODEL_NAME))
+    parser.add_argument("--corpus-cache", type=Path, default=None)
+    parser.add_argument("--work-dir", default=str(default_work_dir()))
+    parser.add_argument("--cap", type=int, default=15000)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--plot", default=str(ROOT / "docs" / "precision_coverage.png"))
+    parser.add_argument("--json", default=str(ROOT / "docs" / "evaluation.json"))
+    parser.add_argument("--update-manifest", action="store_true")
+    parser.add_argument("--skip-autotyping", action="store_true")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    evaluate(parse_args())

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Benchmark ``localtypes annotate`` on a large real tree, against its floor and autotyping.
+
+Copies a slice of this interpreter's standard library (tens of thousands of lines) and
+times, each in its own process and on its own fresh copy:
+
+- the floor: a bare libcst parse + re-emit of every file (what any libcst tool pays);
+- ``localtypes annotate`` with ``--jobs 1`` and ``--jobs 2`` (empty cache each time);
+- a cached re-run of ``--jobs 1`` over the tree it has just annotated;
+- ``autotyping --safe`` (a libcst codemod) with one job, when it is installed.
+
+Times are wall-clock of the whole command, interpreter start and model load included;
+peak memory is the largest process's maximum RSS (``wait4``). Prints a markdown table.
+
+    python scripts/bench_annotate.py [--packages asyncio,email,...] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+DEFAULT_PACKAGES = (
+    "asyncio",
+    "email",
+    "http",
+    "json",
+    "logging",
+    "xml",
+    "importlib",
+    "concurrent",
+    "multiprocessing",
+    "urllib",
+    "tomllib",
+)
+REPO = Path(__file__).resolve().parent.parent
+
+FLOOR_CODE = """
+import sys, time, json, libcst
+from pathlib import Path
+files = sorted(Path(sys.argv[1]).rglob("*.py"))
+start = time.perf_counter()
+for path in files:
+    source = path.read_bytes()
+    assert libcst.parse_module(source).bytes == source
+print(json.dumps({"inner_s": time.perf_counter() - start}))
+"""
+
+AUTOTYPING_CODE = """
+import sys, time, json
+from libcst.codemod import CodemodContext, gather_files
+from libcst.codemod import parallel_exec_transform_with_prettyprint
+from autotyping.autotyping import AutotypeCommand
+root = sys.argv[1]
+files = gather_files([root])
+start = time.perf_counter()
+result = parallel_exec_transform_with_prettyprint(
+    AutotypeCommand(CodemodContext(), safe=True), files, jobs=1, repo_root=root,
+    hide_progress=True,
+)
+print(json.dumps({"inner_s": time.perf_counter() - start, "changed": result.successes,
+                  "failed": result.failures}))
+"""
+
+
+@dataclass
+class Measure:
+    name: str
+    wall_s: float
+    peak_mib: float
+    notes: str = ""
+
+
+def copy_tree(packages: Sequence[str], dest: Path) -> Dict[str, int]:
+    """Copy the packages' .py files (their tests left out) and count files and lines."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = lines = 0
+    for package in packages:
+        source = stdlib / package
+        for path in sorted(source.rglob("*.py")):
+            relative = path.relative_to(stdlib)
+            if any(part.startswith("test") for part in relative.parts[1:]):
+                continue
+            target = dest / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            files += 1
+            lines += path.read_bytes().count(b"\n")
+    return {"files": files, "lines": lines}
+
+
+def _notes(stdout: str, stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    summary = [
+        line
+        for line in lines
+        if "files" in line or "file " in line or line.startswith("Annotations")
+    ]
+    if stdout.strip().startswith("{"):
+        try:
+            doc = json.loads(stdout.strip().splitlines()[-1])
+            return ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in doc.items()
+            )
+        except ValueError:
+            pass
+    return " ".join(summary[-2:])
+
+
+def run_isolated(name: str, command: List[str], env: Optional[Dict[str, str]] = None) -> Measure:
+    """Measure in a fresh grandchild so that ru_maxrss is this command's alone."""
+    wrapper = (
+        "import json, resource, subprocess, sys, time;"
+        "start = time.perf_counter();"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "wall = time.perf_counter() - start;"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024;"
+        "print(json.dumps({'wall': wall, 'peak': peak, 'rc': p.returncode,"
+        " 'stdout': p.stdout[-20000:], 'stderr': p.stderr[-20000:]}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    if result["rc"] not in (0, 1):
+        sys.stderr.write(result["stderr"][-3000:])
+        raise SystemExit(f"{name}: exit code {result['rc']}")
+    return Measure(name, result["wall"], result["peak"], _notes(result["stdout"], result["stderr"]))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packages", default=",".join(DEFAULT_PACKAGES))
+    parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
+    parser.add_argument("--model", help="Model store folder (default: the bundled one).")
+    args = parser.parse_args(argv)
+    packages = [p for p in args.packages.split(",") if p]
+    work = args.keep or Path(tempfile.mkdtemp(prefix="lt-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _bench(work, packages, args.model)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _bench(work: Path, packages: List[str], model: Optional[str]) -> int:
+    original = work / "original"
+    shutil.rmtree(original, ignore_errors=True)
+    counts = copy_tree(packages, original)
+
+    def fresh(name: str) -> Path:
+        tree = work / name
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(original, tree)
+        return tree
+
+    python = sys.executable
+    localtypes = [python, "-m", "localtypes", "annotate"]
+    if model:
+        localtypes += ["--model", model]
+    measures: List[Measure] = []
+    measures.append(
+        run_isolated(
+            "libcst parse + re-emit (floor)", [python, "-c", FLOOR_CODE, str(fresh("floor"))]
+        )
+    )
+    for jobs in (1, 2):
+        tree, cache = fresh(f"jobs{jobs}"), work / f"cache{jobs}"
+        shutil.rmtree(cache, ignore_errors=True)
+        env = {"LOCALTYPES_CACHE_DIR": str(cache)}
+        measures.append(
+            run_isolated(
+                f"localtypes --jobs {jobs}", [*localtypes, "--jobs", str(jobs), str(tree)], env
+            )
+        )
+        if jobs == 1:
+            measures.append(
+                run_isolated(
+                    "localtypes --jobs 1, cached re-run",
+                    [*localtypes, "--jobs", "1", str(tree)],
+                    env,
+                )
+            )
+    if importlib.util.find_spec("autotyping") is None:
+        measures.append(
+            Measure(
+                "autotyping --safe",
+                float("nan"),
+                float("nan"),
+                "not installed: pip install autotyping",
+            )
+        )
+    else:
+        measures.append(
+            run_isolated(
+                "autotyping --safe, 1 job",
+                [python, "-c", AUTOTYPING_CODE, str(fresh("autotyping"))],
+            )
+        )
+
+    floor = measures[0].wall_s
+    print(
+        f"Tree: {counts['files']} files, {counts['lines']} lines of the Python "
+        f"{sys.version_info[0]}.{sys.version_info[1]} standard library "
+        f"({', '.join(packages)}); {os.cpu_count()} CPUs.\n"
+    )
+    print("| run | wall s | x floor | peak RSS MiB | notes |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for m in measures:
+        ratio = m.wall_s / floor if floor else float("nan")
+        print(f"| {m.name} | {m.wall_s:.2f} | {ratio:.2f} | {m.peak_mib:.0f} | {m.notes} |")
+    by_name = {m.name: m.wall_s for m in measures}
+    one, two = by_name["localtypes --jobs 1"], by_name["localtypes --jobs 2"]
+    cached = by_name["localtypes --jobs 1, cached re-run"]
+    print(
+        f"\nSpeed-up with --jobs 2: {one / two:.2f}x; cached re-run: "
+        f"{100 * cached / one:.1f}% of the first run."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

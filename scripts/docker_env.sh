@@ -58,6 +58,15 @@ if ! engine_up; then
 fi
 log "engine: $("$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null) via $DOCKER"
 
+# Optional: Debian's Prometheus, so the tests can scrape the service and run the Grafana
+# dashboard's queries (its image cannot be pulled here). Best effort, never fatal.
+if [[ "${WITH_PROMETHEUS:-1}" == 1 ]] && ! command -v prometheus >/dev/null 2>&1 \
+    && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing prometheus (for the dashboard query check)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } \
+        >/dev/null 2>&1 || log "prometheus could not be installed; that check will skip"
+fi
+
 if [[ $BUILD_BASE == 1 ]]; then
     DOCKER="$DOCKER" "$HERE/make_base_image.sh"
 fi

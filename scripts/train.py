@@ -323,6 +323,9 @@ def train(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     export_store(model, encoder, out, calibration, args, lock_lines, lock_hash, counts)
+    check_quantization(
+        out, Path(args.work_dir) / "model.float.onnx", splits["valid"] or splits["train"], args
+    )
     print(f"done in {time.time() - started:.0f}s -> {out}", flush=True)
 
 
@@ -416,6 +419,45 @@ def export_store(
     print(f"int8 model {size:.1f} MB (float {os.path.getsize(float_copy) / 1e6:.1f} MB)")
 
 
+def onnx_top1(model_path: Path, encoder: Encoder, records: Sequence[ModuleRecord]) -> float:
+    """Top-1 (params+returns) of an ONNX file through the runtime's own encode and decode."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    right = total = 0
+    for record in records:
+        batch = encoder.encode_slots(record.slots, record.info)
+        (logits,) = session.run(["logits"], batch.inputs())
+        for slot, ranked in zip(record.slots, encoder.decode(batch, logits, 1)):
+            if slot.kind is not SlotKind.VARIABLE:
+                total += 1
+                right += ranked[0].label == slot.label
+    return right / max(total, 1)
+
+
+def check_quantization(
+    store: Path, float_model: Path, valid: Sequence[ModuleRecord], args: argparse.Namespace
+) -> None:
+    """int8 must stay within a point of float on validation; record both in the manifest."""
+    vocab = json.loads((store / "vocab.json").read_text(encoding="utf-8"))
+    encoder = Encoder.from_vocab(vocab)
+    sample = list(valid)[: args.quant_check_files]
+    float_acc = onnx_top1(float_model, encoder, sample)
+    int8_acc = onnx_top1(store / "model.onnx", encoder, sample)
+    gap = float_acc - int8_acc
+    print(f"valid top-1 float {float_acc:.4f} int8 {int8_acc:.4f} (gap {gap * 100:.2f} points)")
+    manifest_path = store / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["quantization"] = {
+        "valid_top1_float": round(float_acc, 4),
+        "valid_top1_int8": round(int8_acc, 4),
+        "files_checked": len(sample),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    if gap > 0.01 and not args.source_dir:
+        raise SystemExit(f"int8 model loses {gap * 100:.2f} points against float (limit 1)")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROOT / "model_store" / DEFAULT_MODEL_NAME))
@@ -435,6 +477,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--version", default="0.1.0")
+    parser.add_argument("--quant-check-files", type=int, default=100000)
     return parser.parse_args(argv)
 
 

@@ -210,7 +210,8 @@ def _parse(name: str, value: Any, where: str) -> Any:
     try:
         return _PARSERS[name](value)
     except ValueError as exc:
-        raise ConfigError(f"{where}: bad value for {name!r}: {exc}") from None
+        label = where if where.startswith("--") else f"{where}: bad value for {name!r}"
+        raise ConfigError(f"{label}: {exc}") from None
 
 
 # --- the project: pyproject.toml and the Python it supports ----------------------------
@@ -320,7 +321,7 @@ def load_settings(
         if name not in _PARSERS:
             raise ConfigError(f"unknown setting {name!r}")
         if value is not None:
-            values[name] = _parse(name, value, f"option {name.replace('_', '-')}")
+            values[name] = _parse(name, value, f"--{name.replace('_', '-')}")
     if values.get("target_version") is None:
         values["target_version"] = detected or (sys.version_info[0], sys.version_info[1])
     return Settings(**values)

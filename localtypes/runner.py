@@ -1,0 +1,330 @@
+"""Runs ``annotate`` over many files: cache first, then one process, or a pool of them.
+
+Each worker process loads the model once (in its initializer) and then reads, annotates,
+writes and caches whole files by itself, sending back only a small ``FileOutcome``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import io
+import os
+import sys
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import click
+
+from localtypes import __version__
+from localtypes.cache import Cache, CacheEntry, sha256_bytes
+from localtypes.config import Settings
+from localtypes.errors import LocaltypesError, SourceError
+from localtypes.report import FileOutcome, Report, Status
+
+if TYPE_CHECKING:
+    from localtypes.model import Predictor
+
+
+class Mode(str, enum.Enum):
+    WRITE = "write"  # annotate in place
+    DIFF = "diff"  # print unified diffs, write nothing
+    CHECK = "check"  # write nothing, only count
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a worker needs besides the file: picklable."""
+
+    settings: Settings
+    mode: Mode
+    cache_folder: Optional[str]  # None: no cache
+
+
+# --- text: decode keeping encoding, BOM and newlines; write atomically ------------------
+
+
+def _decode(data: bytes) -> Tuple[str, Callable[[str], bytes]]:
+    """The text of a file and a function that encodes new text the same way."""
+    from localtypes.files import decode_source
+
+    decoded = decode_source(data)
+    return decoded.text, decoded.encode
+
+
+def _write(path: str, data: bytes) -> None:
+    from localtypes.files import atomic_write
+
+    atomic_write(Path(os.path.realpath(path)), data)  # through a link, never over it
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    """A unified diff of one file, with ``a/`` and ``b/`` names as git prints them."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    out = []
+    for line in lines:
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+# --- one file ---------------------------------------------------------------------------
+
+
+def _failed(path: str, reason: str) -> FileOutcome:
+    return FileOutcome(path=path, status=Status.FAILED, reason=reason)
+
+
+def _finish(
+    path: str,
+    options: Options,
+    old: bytes,
+    new: Optional[bytes],
+    added: Tuple[Tuple[str, int], ...],
+    below: int,
+    cached: bool,
+) -> FileOutcome:
+    """Write or diff the new bytes as the mode asks and build the outcome."""
+    if new is None or new == old:
+        return FileOutcome(path, Status.UNCHANGED, below_threshold=below, cached=cached)
+    diff = None
+    try:
+        if options.mode is Mode.WRITE:
+            _write(path, new)
+        elif options.mode is Mode.DIFF:
+            old_text, _ = _decode(old)
+            new_text, _ = _decode(new)
+            diff = unified_diff(old_text, new_text, path)
+    except (OSError, SourceError) as exc:
+        return _failed(path, f"cannot write: {exc}")
+    return FileOutcome(path, Status.CHANGED, added, below, diff=diff, cached=cached)
+
+
+def from_cache(path: str, options: Options, cache: Cache) -> Optional[FileOutcome]:
+    """The outcome of a file whose bytes the cache knows, or None."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None  # the worker reports it
+    entry = cache.get(sha256_bytes(data))
+    if entry is None:
+        return None
+    return _finish(path, options, data, entry.output, entry.added, entry.below_threshold, True)
+
+
+def _count(result: Any) -> Tuple[Tuple[Tuple[str, int], ...], int]:
+    """(annotations added by kind, slots left below the threshold) of an AnnotateResult."""
+    counts: Dict[str, int] = {}
+    for added in result.added:
+        kind = getattr(added, "kind", "other")
+        kind = getattr(kind, "value", kind)
+        counts[str(kind)] = counts.get(str(kind), 0) + 1
+    below = sum(1 for skipped in result.skipped if _is_below_threshold(skipped))
+    return tuple(sorted(counts.items())), below
+
+
+def _is_below_threshold(skipped: Any) -> bool:
+    reason = str(getattr(skipped, "reason", ""))
+    return "threshold" in reason or "confidence" in reason
+
+
+def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutcome:
+    """Read, annotate and (as the mode says) write one file; never raises."""
+    from localtypes.core import annotate
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return _failed(path, f"cannot read: {exc.strerror or exc}")
+    try:
+        text, encode = _decode(data)
+        result = annotate(text, path, settings=options.settings, predictor=predictor)
+        added, below = _count(result)
+        new = encode(result.source) if result.changed else None
+    except SourceError as exc:
+        return _failed(path, str(exc))
+    except LocaltypesError as exc:
+        return _failed(path, str(exc))
+    except RecursionError:
+        return _failed(path, "too deeply nested to parse")
+    except Exception as exc:  # a bug: name it, keep going with the other files
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return _failed(
+            path,
+            f"internal error {type(exc).__name__}: {exc} "
+            f"(at {Path(where.filename).name}:{where.lineno}; please report)",
+        )
+    if options.cache_folder is not None:
+        cache = Cache(Path(options.cache_folder))
+        cache.put_result(sha256_bytes(data), new, added, below)
+    return _finish(path, options, data, new, added, below, False)
+
+
+# --- worker processes -------------------------------------------------------------------
+
+_worker_predictor: Optional[Predictor] = None
+
+
+def _init_worker(model: Optional[str]) -> None:
+    """Load the model once per worker process."""
+    from localtypes.model import default_predictor
+
+    global _worker_predictor
+    _worker_predictor = default_predictor(model)
+
+
+def _work(path: str, options: Options) -> FileOutcome:
+    assert _worker_predictor is not None, "worker not initialised"
+    return annotate_file(path, options, _worker_predictor)
+
+
+def _in_process(paths: Sequence[str], options: Options) -> Iterator[FileOutcome]:
+    from localtypes.model import default_predictor
+
+    predictor = default_predictor(options.settings.model)
+    for path in paths:
+        yield annotate_file(path, options, predictor)
+
+
+def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[FileOutcome]:
+    import multiprocessing
+    from concurrent.futures import as_completed
+
+    # spawn: a forked child would inherit the parent's onnxruntime threads half-alive.
+    context = multiprocessing.get_context("spawn")
+    executor = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(options.settings.model,),
+    )
+    futures: List[Future[FileOutcome]] = []
+    try:
+        futures = [executor.submit(_work, path, options) for path in paths]
+        by_future = dict(zip(futures, paths))
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:  # a worker died (killed, out of memory)
+                yield _failed(by_future[future], f"worker failed: {type(exc).__name__}: {exc}")
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _largest_first(paths: Sequence[str]) -> List[str]:
+    """Big files first, so that no worker is left with a big file at the end."""
+
+    def size(path: str) -> int:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return 0
+
+    return sorted(paths, key=size, reverse=True)
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def cache_parts(settings: Settings, model_sha256: str, threshold: float) -> Dict[str, Any]:
+    """The settings that decide what annotate writes (the cache key)."""
+    return {
+        "localtypes": __version__,
+        "model": model_sha256,
+        "min_confidence": settings.min_confidence
+        if settings.min_confidence is not None
+        else threshold,
+        "kinds": sorted(kind.value for kind in settings.kinds),
+        "target_version": list(settings.target_version or ()),
+    }
+
+
+def run(
+    paths: Sequence[str],
+    settings: Settings,
+    *,
+    mode: Mode,
+    check: bool,
+    quiet: bool,
+    verbose: bool,
+) -> Report:
+    """Annotate every file under ``paths``; messages go to stderr, diffs to stdout."""
+    from localtypes.store import load_store
+    from localtypes.walk import Walker, project_root
+
+    report = Report(
+        check=check,
+        write=mode is Mode.WRITE,
+        verbose=verbose,
+        quiet=quiet,
+        out=lambda line: click.echo(line, err=True),
+        err=lambda line: click.echo(line, err=True),
+    )
+    store = load_store(settings.model)  # fail early, before any file, on a bad store
+    root = project_root(paths)
+    selection = Walker(root, settings.include, settings.exclude).select(paths)
+    for raw, reason in selection.problems:
+        report.fail(raw, reason)
+    files = [str(path) for path in selection.files]
+    cache = (
+        Cache.open(settings.cache_dir, cache_parts(settings, store.model_sha256, store.threshold))
+        if settings.cache
+        else None
+    )
+    options = Options(settings, mode, str(cache.folder) if cache else None)
+    if verbose:
+        click.echo(
+            f"localtypes {__version__}: model {store.name} {store.version} ({store.path}); "
+            f"target Python {'.'.join(map(str, settings.target_version or ()))}; "
+            f"{len(files)} files under {root}",
+            err=True,
+        )
+
+    def record(outcome: FileOutcome) -> None:
+        if outcome.diff:
+            click.echo(outcome.diff, nl=False)
+        report.record(outcome)
+
+    stream = sys.stderr  # the injected stream under cli.main
+    show_bar = not quiet and not verbose and _isatty(sys.stderr) and len(files) > 1
+    with click.progressbar(
+        length=len(files), label="annotating", file=stream if show_bar else io.StringIO()
+    ) as bar:
+        misses = []
+        for path in files:
+            outcome = from_cache(path, options, cache) if cache else None
+            if outcome is None:
+                misses.append(path)
+            else:
+                record(outcome)
+                bar.update(1)
+        workers = min(settings.jobs, len(misses))
+        if workers > 1:
+            outcomes = _in_pool(_largest_first(misses), options, workers)
+        else:
+            outcomes = _in_process(misses, options) if misses else iter(())
+        for outcome in outcomes:
+            record(outcome)
+            bar.update(1)
+    if not quiet:
+        click.echo(report.summary(), err=True)
+    return report
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+__all__ = ["CacheEntry", "Mode", "Options", "annotate_file", "run", "unified_diff"]

@@ -1,0 +1,355 @@
+"""The ``localtypes`` command end to end, in process, on real files with the real model."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from localtypes.cli import main
+from localtypes.errors import ModelStoreError
+from localtypes.store import load_store
+
+
+def _model_missing() -> str:
+    try:
+        load_store(None)
+    except ModelStoreError as exc:
+        return str(exc)
+    return ""
+
+
+MODEL_MISSING = _model_missing()
+requires_model = pytest.mark.skipif(
+    bool(MODEL_MISSING), reason=f"NO MODEL STORE, end-to-end CLI tests not run: {MODEL_MISSING}"
+)
+
+# Code the model annotates with confidence: dunder rules, bool defaults, plain returns.
+SAMPLE = '''\
+"""A small module with nothing annotated."""
+
+import os
+
+
+class Greeter:
+    def __init__(self, name, excited=False):
+        self.name = name
+        self.excited = excited
+
+    def __str__(self):
+        return "Greeter(" + self.name + ")"
+
+    def __len__(self):
+        return len(self.name)
+
+    def greet(self, count=1):
+        text = "hello " + self.name
+        return text * count
+
+    def is_excited(self):
+        return self.excited
+
+
+def exists(path, follow_symlinks=True):
+    return os.path.exists(path)
+
+
+def count_lines(text):
+    total = 0
+    for _ in text.splitlines():
+        total += 1
+    return total
+'''
+
+ANNOTATED = "def already(x: int) -> int:\n    return x\n"
+BROKEN = "def broken(x:\n    return x\n"
+
+
+def run(args: List[str]) -> Tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(args, stdout=stdout, stderr=stderr)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own cache and no LOCALTYPES_* from the outside."""
+    for name in list(os.environ):
+        if name.startswith("LOCALTYPES_") and name != "LOCALTYPES_MODEL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LOCALTYPES_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+
+
+def make_project(root: Path, copies: int = 1) -> Dict[str, Path]:
+    """A project with ``copies`` sample modules, an annotated one and a pyproject.toml."""
+    (root / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.9"\n', "utf-8")
+    pkg = root / "pkg"
+    pkg.mkdir()
+    files = {}
+    for index in range(copies):
+        path = pkg / f"mod{index}.py"
+        path.write_text(SAMPLE, encoding="utf-8")
+        files[path.name] = path
+    done = pkg / "done.py"
+    done.write_text(ANNOTATED, encoding="utf-8")
+    files[done.name] = done
+    return files
+
+
+def snapshot(root: Path) -> Dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.py"))}
+
+
+# --- without the model: usage, help, configuration errors ------------------------------
+
+
+def test_help_is_fast_and_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, time; start = time.perf_counter();"
+        "from localtypes.cli import main;"
+        "rc = main(['--help']);"
+        "heavy = [m for m in ('onnxruntime', 'libcst', 'numpy', 'waitress') if m in sys.modules];"
+        "print(heavy, rc, time.perf_counter() - start)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy, rc, seconds = done.stdout.strip().splitlines()[-1].rsplit(" ", 2)
+    assert heavy.endswith("[]") and rc == "0", done.stdout
+    assert float(seconds) < 1.0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["annotate"],
+        ["annotate", "missing.py"],
+        ["annotate", ".", "--kinds", "params"],
+        ["annotate", ".", "--target-version", "2.7"],
+        ["annotate", ".", "--jobs", "0"],
+        ["annotate", ".", "--min-confidence", "1.5"],
+        ["predict"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(args: List[str]) -> None:
+    code, _, err = run(args)
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert "Error" in err
+
+
+def test_unknown_pyproject_key_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.localtypes]\nmin_confidense = 0.5\n", "utf-8")
+    (tmp_path / "a.py").write_text("x = 1\n", "utf-8")
+    code, _, err = run(["annotate", "a.py"])
+    assert code == 2
+    assert "min_confidense" in err and "pyproject.toml" in err
+
+
+def test_missing_model_store_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n", "utf-8")
+    code, _, err = run(["annotate", "a.py", "--model", str(tmp_path / "nope")])
+    assert code == 2
+    assert "no model store" in err and "Traceback" not in err
+
+
+def test_version() -> None:
+    code, out, _ = run(["--version"])
+    assert code == 0 and "localtypes" in out
+
+
+# --- with the model ---------------------------------------------------------------------
+
+
+@requires_model
+def test_diff_prints_and_writes_nothing(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    before = snapshot(tmp_path)
+    code, out, err = run(["annotate", "--diff", "-j", "1", "pkg"])
+    assert code == 0, err
+    assert snapshot(tmp_path) == before
+    assert "--- a/pkg/mod0.py" in out and "+++ b/pkg/mod0.py" in out
+    assert "done.py" not in out
+    assert "would be annotated" in err
+
+
+@requires_model
+def test_check_exits_1_and_writes_nothing_then_0_after_annotating(tmp_path: Path) -> None:
+    files = make_project(tmp_path)
+    before = snapshot(tmp_path)
+    code, out, err = run(["annotate", "--check", "-j", "1", "pkg"])
+    assert code == 1, err
+    assert out == ""
+    assert snapshot(tmp_path) == before
+    assert "would annotate pkg/mod0.py" in err
+
+    code, _, err = run(["annotate", "-j", "1", "pkg"])
+    assert code == 0, err
+    new = files["mod0.py"].read_text("utf-8")
+    assert new != SAMPLE
+    assert ast.dump(ast.parse(new)) != ast.dump(ast.parse(SAMPLE))
+    compile(new, "mod0.py", "exec")
+    assert "1 file annotated" in err and "Annotations added" in err
+
+    # idempotent, with and without the cache
+    for extra in ([], ["--no-cache"]):
+        code, _, err = run(["annotate", "--check", "-j", "1", "pkg", *extra])
+        assert code == 0, err
+
+
+@requires_model
+def test_in_place_keeps_unchanged_files_and_their_mtime(tmp_path: Path) -> None:
+    files = make_project(tmp_path)
+    done = files["done.py"]
+    old = time.time() - 1000
+    os.utime(done, (old, old))
+    code, _, err = run(["annotate", "-j", "1", "--no-cache", "pkg"])
+    assert code == 0, err
+    assert done.stat().st_mtime == old
+    mod = files["mod0.py"]
+    os.utime(mod, (old, old))
+    code, _, err = run(["annotate", "-j", "1", "--no-cache", "pkg"])  # nothing left to add
+    assert code == 0, err
+    assert mod.stat().st_mtime == old and done.stat().st_mtime == old
+
+
+@requires_model
+def test_jobs_2_gives_the_same_files_as_jobs_1(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    make_project(one, copies=3)
+    make_project(two, copies=3)
+    assert run(["annotate", "-j", "1", "--no-cache", str(one)])[0] == 0
+    code, _, err = run(["annotate", "-j", "2", "--no-cache", str(two)])
+    assert code == 0, err
+    assert snapshot(one) == snapshot(two)
+    assert "3 files annotated" in err
+
+
+@requires_model
+def test_unparsable_file_is_named_and_the_others_go_on(tmp_path: Path) -> None:
+    files = make_project(tmp_path)
+    bad = tmp_path / "pkg" / "bad.py"
+    bad.write_text(BROKEN, "utf-8")
+    code, _, err = run(["annotate", "-j", "1", "pkg"])
+    assert code == 123
+    assert "pkg/bad.py" in err and "line 1" in err
+    assert "Traceback" not in err
+    assert bad.read_text("utf-8") == BROKEN
+    assert files["mod0.py"].read_text("utf-8") != SAMPLE  # the others were annotated
+    assert "1 file could not be processed" in err
+
+
+@requires_model
+def test_quiet_prints_errors_only(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    (tmp_path / "pkg" / "bad.py").write_text(BROKEN, "utf-8")
+    code, out, err = run(["annotate", "-q", "-j", "1", "pkg"])
+    assert code == 123
+    assert out == ""
+    assert err.strip().splitlines() == [err.strip().splitlines()[0]]
+    assert err.startswith("error: cannot annotate pkg/bad.py")
+
+
+@requires_model
+def test_cached_rerun_is_answered_from_the_cache(tmp_path: Path) -> None:
+    make_project(tmp_path, copies=2)
+    assert run(["annotate", "-j", "1", "--check", "pkg"])[0] == 1
+    code, _, err = run(["annotate", "-j", "1", "-v", "pkg"])  # the check run cached results
+    assert code == 0, err
+    assert "3 files answered from the cache" in err
+    code, _, err = run(["annotate", "-j", "1", "-v", "--check", "pkg"])
+    assert code == 0, err
+    assert "(cached)" in err
+
+
+@requires_model
+def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    assert run(["annotate", "-j", "1", "--check", "pkg"])[0] == 1
+    for entry in (tmp_path / "cache").rglob("*"):
+        if entry.is_file():
+            entry.write_bytes(b"\x00 not json")
+    code, _, err = run(["annotate", "-j", "1", "--check", "pkg"])
+    assert code == 1, err
+
+
+@requires_model
+def test_settings_precedence_pyproject_env_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_project(tmp_path)
+    pyproject = tmp_path / "pyproject.toml"
+    # pyproject says: write nothing (confidence 1.0 is never reached)
+    pyproject.write_text("[tool.localtypes]\nmin-confidence = 1.0\n", "utf-8")
+    assert run(["annotate", "--check", "-j", "1", "pkg"])[0] == 0
+    # the environment overrides it
+    monkeypatch.setenv("LOCALTYPES_MIN_CONFIDENCE", "0.0")
+    assert run(["annotate", "--check", "-j", "1", "pkg"])[0] == 1
+    # a flag overrides the environment
+    assert run(["annotate", "--check", "-j", "1", "--min-confidence", "1.0", "pkg"])[0] == 0
+    # exclude from pyproject applies to walks and to named files
+    pyproject.write_text('[tool.localtypes]\nexclude = ["pkg/mod0.py"]\n', "utf-8")
+    assert run(["annotate", "--check", "-j", "1", "pkg"])[0] == 0
+    assert run(["annotate", "--check", "-j", "1", "pkg/mod0.py"])[0] == 0
+
+
+@requires_model
+def test_kinds_flag(tmp_path: Path) -> None:
+    files = make_project(tmp_path)
+    code, out, err = run(
+        ["annotate", "--diff", "-j", "1", "--kinds", "return", "--min-confidence", "0", "pkg"]
+    )
+    assert code == 0, err
+    added = [line for line in out.splitlines() if line.startswith("+") and "def " in line]
+    assert added and all(":" not in line.split("(", 1)[1].split(")")[0] for line in added)
+    assert "param" not in err.split("Annotations to add")[1].split(";")[0]
+    assert files["mod0.py"].read_text("utf-8") == SAMPLE
+
+
+@requires_model
+def test_predict_prints_the_service_document(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    code, out, err = run(["predict", "pkg/mod0.py", "--top-k", "3"])
+    assert code == 0, err
+    document = json.loads(out)
+    assert set(document) >= {"model", "path", "slots"}
+    assert document["path"] == "pkg/mod0.py"
+    names = {slot["qualname"] for slot in document["slots"]}
+    assert "Greeter.__init__.name" in names
+    assert all(len(slot["predictions"]) <= 3 for slot in document["slots"])
+    from localtypes.core import predict
+
+    expected = predict(SAMPLE, "pkg/mod0.py", top_k=3).to_dict()
+    assert document == json.loads(json.dumps(expected))
+
+
+@requires_model
+def test_predict_on_broken_file_names_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(BROKEN, "utf-8")
+    code, out, err = run(["predict", "bad.py"])
+    assert code == 123
+    assert out == "" and "line 1" in err and "Traceback" not in err
+
+
+@requires_model
+def test_model_command_text_and_json() -> None:
+    code, out, _ = run(["model"])
+    assert code == 0
+    for label in ("model:", "path:", "sha256:", "size:", "threshold:"):
+        assert label in out
+    code, out, _ = run(["model", "--json"])
+    document = json.loads(out)
+    store = load_store(None)
+    assert document["sha256"] == store.model_sha256
+    assert document["name"] == store.name and document["version"] == store.version
+    assert document["size_bytes"] > 0 and isinstance(document["metrics"], dict)

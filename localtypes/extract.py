@@ -295,15 +295,27 @@ def _is_stub_body(body: List[ast.stmt]) -> bool:
     return True
 
 
-def _walk_body(body: List[ast.stmt]) -> Iterator[ast.AST]:
-    """Every node of a function body, nested functions and classes excluded."""
-    stack: List[ast.AST] = list(reversed(body))
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stack.append(child)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+class _Body:
+    """Every node of a function body (nested scopes excluded) and each node's parent.
+
+    Built once per function and shared by the usage, reference and return features.
+    """
+
+    def __init__(self, body: List[ast.stmt]) -> None:
+        self.nodes: List[ast.AST] = []
+        self.parents: Dict[ast.AST, ast.AST] = {}
+        stack: List[ast.AST] = list(reversed(body))
+        nodes, parents = self.nodes, self.parents
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            for child in ast.iter_child_nodes(node):
+                if not isinstance(child, _SCOPES):
+                    parents[child] = node
+                    stack.append(child)
 
 
 class _Collector:
@@ -358,7 +370,8 @@ class _Collector:
         decorators = _decorator_names(fn)
         doc = ast.get_docstring(fn) or ""
         doc_params, doc_return = _doc_param_types(doc)
-        common = self._function_features(fn, classes, decorators, in_class)
+        body = _Body(fn.body)
+        common = self._function_features(fn, body, classes, decorators, in_class)
         args = fn.args
         positional = [*args.posonlyargs, *args.args]
         skip_first = in_class and "staticmethod" not in decorators and positional
@@ -375,7 +388,7 @@ class _Collector:
         for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
             if kw_default is not None:
                 defaults[arg.arg] = kw_default
-        usages = _usages(fn, {arg.arg for arg, _ in params})
+        usages = _usages(body, {arg.arg for arg, _ in params})
         names = [arg.arg for arg, _ in params]
         for index, (arg, param_kind) in enumerate(params):
             if skip_first and arg is positional[0]:
@@ -405,7 +418,8 @@ class _Collector:
                 features=tuple(dict.fromkeys(feats)),
             )
         annotation, label = self._label(fn.returns)
-        feats = ["k:return", *common, *_return_features(fn), *_doc_features(doc_return, "rdoc")]
+        feats = ["k:return", *common, *_return_features(fn, body)]
+        feats += _doc_features(doc_return, "rdoc")
         feats += [f"param:{name}" for name in names[:6]]
         yield Slot(
             kind=SlotKind.RETURN,
@@ -420,7 +434,12 @@ class _Collector:
         )
 
     def _function_features(
-        self, fn: FunctionNode, classes: Tuple[str, ...], decorators: List[str], in_class: bool
+        self,
+        fn: FunctionNode,
+        body: _Body,
+        classes: Tuple[str, ...],
+        decorators: List[str],
+        in_class: bool,
     ) -> List[str]:
         feats = [*_name_features(fn.name, "f"), *self.module_features]
         if isinstance(fn, ast.AsyncFunctionDef):
@@ -434,7 +453,7 @@ class _Collector:
             feats.append("stub_body")
         refs = [
             node.id
-            for node in _walk_body(fn.body)
+            for node in body.nodes
             if isinstance(node, ast.Name) and node.id[:1].isupper() and not node.id.isupper()
         ]
         feats.extend(f"b:{name}" for name in list(dict.fromkeys(refs))[:10])
@@ -545,15 +564,11 @@ def _name_features(name: str, prefix: str) -> List[str]:
 # --- how parameters are used ---------------------------------------------------------------
 
 
-def _usages(fn: FunctionNode, names: Set[str]) -> Dict[str, List[str]]:
+def _usages(body: _Body, names: Set[str]) -> Dict[str, List[str]]:
     """Per parameter: how the body uses it (attributes, calls it flows into, operators)."""
     found: Dict[str, List[str]] = {name: [] for name in names}
-    parents: Dict[ast.AST, ast.AST] = {}
-    nodes = list(_walk_body(fn.body))
-    for node in nodes:
-        for child in ast.iter_child_nodes(node):
-            parents[child] = node
-    for node in nodes:
+    parents = body.parents
+    for node in body.nodes:
         if not (isinstance(node, ast.Name) and node.id in found):
             continue
         bucket = found[node.id]
@@ -653,13 +668,13 @@ def _usage_of(
 # --- what a function returns ---------------------------------------------------------------
 
 
-def _return_features(fn: FunctionNode) -> List[str]:
+def _return_features(fn: FunctionNode, body: _Body) -> List[str]:
     returns: List[Optional[ast.expr]] = []
     assigned: Dict[str, ast.expr] = {}
     yields = False
     yield_from = False
     raises = False
-    for node in _walk_body(fn.body):
+    for node in body.nodes:
         if isinstance(node, ast.Return):
             returns.append(node.value)
         elif isinstance(node, ast.Yield):

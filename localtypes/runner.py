@@ -11,6 +11,7 @@ import enum
 import io
 import os
 import sys
+import time
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -121,20 +122,25 @@ def from_cache(path: str, options: Options, cache: Cache) -> Optional[FileOutcom
     return _finish(path, options, data, entry.output, entry.added, entry.below_threshold, True)
 
 
+def _value(obj: Any, *names: str) -> str:
+    """The first attribute of ``names`` that ``obj`` has, enum values unwrapped, as text."""
+    for name in names:
+        found = obj
+        for part in name.split("."):
+            found = getattr(found, part, None)
+        if found is not None:
+            return str(getattr(found, "value", found))
+    return ""
+
+
 def _count(result: Any) -> Tuple[Tuple[Tuple[str, int], ...], int]:
     """(annotations added by kind, slots left below the threshold) of an AnnotateResult."""
     counts: Dict[str, int] = {}
     for added in result.added:
-        kind = getattr(added, "kind", "other")
-        kind = getattr(kind, "value", kind)
-        counts[str(kind)] = counts.get(str(kind), 0) + 1
-    below = sum(1 for skipped in result.skipped if _is_below_threshold(skipped))
+        kind = _value(added, "kind") or _value(added, "slot.kind") or "other"
+        counts[kind] = counts.get(kind, 0) + 1
+    below = sum(1 for skipped in result.skipped if _value(skipped, "reason") == "below-threshold")
     return tuple(sorted(counts.items())), below
-
-
-def _is_below_threshold(skipped: Any) -> bool:
-    reason = str(getattr(skipped, "reason", ""))
-    return "threshold" in reason or "confidence" in reason
 
 
 def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutcome:
@@ -174,12 +180,26 @@ def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutc
 _worker_predictor: Optional[Predictor] = None
 
 
-def _init_worker(model: Optional[str]) -> None:
-    """Load the model once per worker process."""
+def _init_worker(model: Optional[str], parent: int) -> None:
+    """Load the model once per worker process; leave when the parent dies."""
     from localtypes.model import default_predictor
 
     global _worker_predictor
+    _watch_parent(parent)
     _worker_predictor = default_predictor(model)
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit once the parent is gone (killed with -9, say): an orphaned worker would block
+    on its task queue forever. A file mid-write is safe: writes are atomic renames."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="localtypes-parent-watch", daemon=True).start()
 
 
 def _work(path: str, options: Options) -> FileOutcome:
@@ -205,7 +225,7 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(options.settings.model,),
+        initargs=(options.settings.model, os.getpid()),
     )
     futures: List[Future[FileOutcome]] = []
     try:

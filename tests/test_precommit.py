@@ -1,0 +1,195 @@
+"""The pre-commit hook, run for real by the ``pre-commit`` package on a temporary git repo.
+
+Two set-ups: the hook manifest of this repository (``.pre-commit-hooks.yaml``) installed by
+pre-commit from a ``file://`` clone into its own virtualenv, and a ``repo: local`` hook.
+These take a few seconds each (virtualenv creation, model load); they stay in the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from localtypes.errors import ModelStoreError
+from localtypes.store import load_store
+
+REPO = Path(__file__).resolve().parents[1]
+GIT = shutil.which("git")
+
+
+def _model_dir() -> str:
+    try:
+        return str(load_store(None).path)
+    except ModelStoreError:
+        return ""
+
+
+MODEL_DIR = _model_dir()
+pytestmark = [
+    pytest.mark.skipif(GIT is None, reason="GIT IS MISSING: the pre-commit hook tests need git"),
+    pytest.mark.skipif(not MODEL_DIR, reason="NO MODEL STORE: pre-commit hook tests not run"),
+]
+pre_commit = pytest.importorskip("pre_commit", reason="PRE-COMMIT IS MISSING: pip install .[dev]")
+
+SOURCE = """\
+class Greeter:
+    def __init__(self, name, excited=False):
+        self.name = name
+        self.excited = excited
+
+    def __str__(self):
+        return "Greeter(" + self.name + ")"
+"""
+
+
+def git(cwd: Path, *args: str, env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(GIT), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Dict[str, str]:
+    """A clean environment: pre-commit's home in tmp, git identity, the model store, and
+    this venv's bin first on PATH (for ``pre-commit`` and ``repo: local``)."""
+    bindir = Path(sys.executable).parent
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LOCALTYPES_", "GIT_", "PRE_COMMIT"))
+    }
+    environment.update(
+        {
+            "PATH": f"{bindir}{os.pathsep}{environment.get('PATH', '')}",
+            "HOME": str(tmp_path / "home"),
+            "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+            "LOCALTYPES_MODEL": MODEL_DIR,
+            "LOCALTYPES_CACHE_DIR": str(tmp_path / "cache"),
+        }
+    )
+    return environment
+
+
+def make_user_repo(root: Path, config: str, env: Dict[str, str]) -> Path:
+    root.mkdir()
+    assert git(root, "init", "-q", env=env).returncode == 0
+    (root / ".pre-commit-config.yaml").write_text(config, encoding="utf-8")
+    (root / "greeter.py").write_text(SOURCE, encoding="utf-8")
+    (root / "notes.txt").write_text("def f(x): pass\n", encoding="utf-8")
+    git(root, "add", ".", env=env)
+    return root
+
+
+def commit(repo: Path, env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``git commit`` through the installed hook, as a user would."""
+    installed = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return git(repo, "commit", "-m", "add greeter", env=env)
+
+
+def assert_hook_stops_then_passes(repo: Path, env: Dict[str, str]) -> None:
+    first = commit(repo, env)
+    output = first.stdout + first.stderr
+    assert first.returncode != 0, output  # the hook changed a file: the commit stops
+    assert "localtypes" in output and "Failed" in output, output
+    annotated = (repo / "greeter.py").read_text(encoding="utf-8")
+    assert annotated != SOURCE and "-> None" in annotated, output
+    compile(annotated, "greeter.py", "exec")
+    assert (repo / "notes.txt").read_text(encoding="utf-8") == "def f(x): pass\n"
+    assert git(repo, "log", env=env).returncode != 0  # still no commit
+
+    git(repo, "add", "greeter.py", env=env)
+    second = commit(repo, env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Passed" in second.stdout + second.stderr
+
+
+def hook_repository(root: Path, env: Dict[str, str]) -> Path:
+    """A git copy of this working tree (what a user's pre-commit would clone)."""
+    root.mkdir()
+    for name in (
+        "localtypes",
+        "setup.cfg",
+        "pyproject.toml",
+        "README.md",
+        ".pre-commit-hooks.yaml",
+    ):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, root / name)
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "localtypes"]):
+        result = git(root, *args, env=env)
+        assert result.returncode == 0, result.stderr
+    return root
+
+
+def test_hook_manifest_installed_from_a_clone(tmp_path: Path, env: Dict[str, str]) -> None:
+    """pre-commit clones the repo and pip-installs it into the hook's own virtualenv.
+
+    The install is kept offline and quick: this venv's site-packages stands in for the
+    dependencies (PYTHONPATH; .pth files, so this checkout's editable install, are not
+    read from there), and pip installs only localtypes itself, from the clone.
+    """
+    hooks = hook_repository(tmp_path / "hooks", env)
+    rev = git(hooks, "rev-parse", "HEAD", env=env).stdout.strip()
+    site = sysconfig.get_paths()["purelib"]
+    env = {
+        **env,
+        "PYTHONPATH": site,
+        "PIP_NO_DEPS": "1",
+        "PIP_NO_BUILD_ISOLATION": "1",
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    config = f"""\
+repos:
+  - repo: file://{hooks}
+    rev: {rev}
+    hooks:
+      - id: localtypes
+"""
+    repo = make_user_repo(tmp_path / "user", config, env)
+    assert_hook_stops_then_passes(repo, env)
+    # the hook ran the clone's localtypes, installed in pre-commit's own environment
+    installed: List[Path] = list((tmp_path / "pre-commit-home").rglob("localtypes/cli.py"))
+    assert installed, "localtypes was not installed into the hook environment"
+
+
+def test_local_hook_with_check_args(tmp_path: Path, env: Dict[str, str]) -> None:
+    """``repo: local`` with the installed command, and ``args: [--check]``: fail, write nothing."""
+    config = """\
+repos:
+  - repo: local
+    hooks:
+      - id: localtypes
+        name: localtypes
+        entry: localtypes annotate
+        language: system
+        types: [python]
+        args: [--check]
+"""
+    repo = make_user_repo(tmp_path / "user", config, env)
+    result = commit(repo, env)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "would annotate greeter.py" in result.stdout + result.stderr
+    assert (repo / "greeter.py").read_text(encoding="utf-8") == SOURCE

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+from localtypes.choose import Candidate, WriteOptions
+from localtypes.config import Settings
 from localtypes.extract import extract
 from localtypes.model import ModelInfo, Predictor, TypeGuess, default_predictor
 from localtypes.slots import ModuleInfo, Slot
+from localtypes.writer import Added, Skipped, write_rounds
 
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 20
@@ -77,4 +81,105 @@ def predict(
         path=path,
         info=module.info,
         slots=tuple(SlotPrediction(slot, ranked) for slot, ranked in zip(module.slots, guesses)),
+    )
+
+
+# --- annotate ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnnotateResult:
+    """The annotated source and what was added or left out (line numbers: the input's)."""
+
+    model: ModelInfo
+    path: Optional[str]
+    source: str
+    changed: bool
+    added: Tuple[Added, ...]
+    skipped: Tuple[Skipped, ...]
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON document of ``POST /annotate``."""
+        return {
+            "model": self.model.to_dict(),
+            "path": self.path,
+            "changed": self.changed,
+            "source": self.source,
+            "added": [
+                {
+                    **_slot_dict(item.slot),
+                    "type": item.label,
+                    "annotation": item.text,
+                    "confidence": round(item.confidence, 4),
+                }
+                for item in self.added
+            ],
+            "skipped": [
+                {
+                    **_slot_dict(item.slot),
+                    "reason": item.reason,
+                    "type": item.label,
+                    "confidence": None if item.confidence is None else round(item.confidence, 4),
+                }
+                for item in self.skipped
+            ],
+        }
+
+
+def _slot_dict(slot: Slot) -> Dict[str, Any]:
+    return {
+        "kind": slot.kind.value,
+        "qualname": slot.qualname,
+        "scope": slot.scope,
+        "occurrence": slot.occurrence,
+        "name": slot.name,
+        "line": slot.line,
+        "column": slot.column,
+    }
+
+
+def annotate(
+    source: str,
+    path: Optional[str] = None,
+    *,
+    settings: Optional[Settings] = None,
+    predictor: Optional[Predictor] = None,
+) -> AnnotateResult:
+    """Write the model's confident predictions into ``source`` as annotations.
+
+    Only slots without an annotation, of ``settings.kinds``, whose top guess reaches
+    ``settings.min_confidence`` (default: the model's calibrated threshold) and whose names
+    resolve in the module are written; the edit passes the safety checks or nothing is
+    returned. Raises ``SourceError`` for source that does not parse, and
+    ``UnsafeEditError`` (a bug) when an edit fails the checks. Idempotent.
+    """
+    settings = settings or Settings()
+    predictor = predictor or default_predictor(settings.model)
+    threshold = settings.min_confidence
+    options = WriteOptions(
+        min_confidence=predictor.info.threshold if threshold is None else threshold,
+        kinds=frozenset(settings.kinds),
+        target_version=settings.target_version or (sys.version_info[0], sys.version_info[1]),
+    )
+    model = predictor
+
+    def guess(text: str) -> List[Candidate]:
+        prediction = predict(text, path, top_k=1, predictor=model)
+        return [
+            Candidate(
+                item.slot,
+                item.guesses[0].label if item.guesses else None,
+                item.guesses[0].confidence if item.guesses else 0.0,
+            )
+            for item in prediction.slots
+        ]
+
+    result = write_rounds(source, guess, options, filename=path or "<unknown>")
+    return AnnotateResult(
+        model=predictor.info,
+        path=path,
+        source=result.source,
+        changed=result.source != source,
+        added=result.added,
+        skipped=result.skipped,
     )

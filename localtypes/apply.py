@@ -1,0 +1,319 @@
+"""Write chosen annotations and their imports into source text, keeping every other byte.
+
+A libcst transformer finds each target by the key ``choose`` computed from the ``ast``
+(scope kind, qualified name, occurrence, name, ordinal), counting definitions in source
+order exactly as ``localtypes.scopes`` does. Lambdas are never touched (their parameters
+are not reached: only ``def`` signatures are rewritten), nor is any existing annotation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, List, Mapping, Sequence, Set, Tuple, Union
+
+import libcst as cst
+
+from localtypes.choose import ImportSpec, Target
+from localtypes.errors import SourceError
+from localtypes.scopes import CLASS, FUNCTION, MODULE, ScopeKey
+from localtypes.slots import SlotKind
+
+_SPACE = cst.SimpleWhitespace(" ")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One annotation to write and the imports it needs."""
+
+    text: str
+    imports: Tuple[ImportSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The new source, the targets that were written and the imports added for them."""
+
+    source: str
+    written: FrozenSet[Target]
+    imports: Tuple[ImportSpec, ...]
+
+
+def apply_annotations(source: str, edits: Mapping[Target, Edit]) -> Applied:
+    """Write each edit's annotation, and the imports of those written, into ``source``.
+
+    Raises ``SourceError`` when libcst cannot parse the source.
+    """
+    if not edits:
+        return Applied(source, frozenset(), ())
+    # libcst drops the last line ending of a file that uses old Mac line endings only.
+    lone_cr = "\r" in source and "\n" not in source
+    text = source.replace("\r", "\n") if lone_cr else source
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise SourceError(f"invalid syntax: {exc.message}", exc.raw_line, exc.raw_column) from None
+    except (RecursionError, MemoryError):
+        raise SourceError("cannot parse: nested too deeply") from None
+    if "\r" in text and module.code != text:
+        raise SourceError("line endings that the concrete syntax tree cannot keep")
+    writer = _Writer({target: edit.text for target, edit in edits.items()})
+    try:
+        updated = module.visit(writer)
+    except RecursionError:
+        raise SourceError("cannot rewrite: nested too deeply") from None
+    written = frozenset(writer.written)
+    # Only the imports of annotations actually written.
+    imports = tuple(
+        dict.fromkeys(spec for target in sorted_targets(written) for spec in edits[target].imports)
+    )
+    updated = _add_imports(updated, imports)
+    new = updated.code
+    if lone_cr:
+        new = new.replace("\n", "\r")
+    return Applied(new, written, imports)
+
+
+def sorted_targets(targets: FrozenSet[Target]) -> List[Target]:
+    """Targets in a stable order (for deterministic import lists)."""
+    return sorted(
+        targets,
+        key=lambda t: (
+            t.scope.qualname,
+            t.scope.kind,
+            t.scope.occurrence,
+            t.kind.value,
+            t.name,
+            t.ordinal,
+        ),
+    )
+
+
+class _Writer(cst.CSTTransformer):
+    """Annotates parameters, returns and first assignments found by their ``Target``."""
+
+    def __init__(self, annotations: Mapping[Target, str]) -> None:
+        super().__init__()
+        self.annotations = annotations
+        self.written: Set[Target] = set()
+        self.stack: List[ScopeKey] = [ScopeKey(MODULE, "", 0)]
+        self.ordinals: List[Dict[str, int]] = [{}]
+        self.counters: Dict[Tuple[str, str], int] = {}
+
+    # -- scopes --
+
+    def _enter(self, kind: str, name: str) -> None:
+        parent = self.stack[-1].qualname
+        qualname = f"{parent}.{name}" if parent else name
+        occurrence = self.counters.get((kind, qualname), 0)
+        self.counters[(kind, qualname)] = occurrence + 1
+        self.stack.append(ScopeKey(kind, qualname, occurrence))
+        self.ordinals.append({})
+
+    def _leave(self) -> ScopeKey:
+        self.ordinals.pop()
+        return self.stack.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self._enter(CLASS, node.name.value)
+        return True
+
+    def leave_ClassDef(
+        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
+    ) -> cst.ClassDef:
+        self._leave()
+        return updated_node
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self._enter(FUNCTION, node.name.value)
+        return True
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        key = self._leave()
+        params = updated_node.params
+        star_arg = params.star_arg
+        if isinstance(star_arg, cst.Param):
+            star_arg = self._param(key, star_arg)
+        star_kwarg = params.star_kwarg
+        if star_kwarg is not None:
+            star_kwarg = self._param(key, star_kwarg)
+        new_params = params.with_changes(
+            posonly_params=[self._param(key, p) for p in params.posonly_params],
+            params=[self._param(key, p) for p in params.params],
+            kwonly_params=[self._param(key, p) for p in params.kwonly_params],
+            star_arg=star_arg,
+            star_kwarg=star_kwarg,
+        )
+        returns = updated_node.returns
+        target = Target(SlotKind.RETURN, key, "return")
+        if returns is None and target in self.annotations:
+            returns = cst.Annotation(_expression(self.annotations[target]))
+            self.written.add(target)
+        return updated_node.with_changes(params=new_params, returns=returns)
+
+    def _param(self, key: ScopeKey, param: cst.Param) -> cst.Param:
+        target = Target(SlotKind.PARAM, key, param.name.value)
+        if param.annotation is not None or target not in self.annotations:
+            return param
+        self.written.add(target)
+        changes: Dict[str, object] = {
+            "annotation": cst.Annotation(_expression(self.annotations[target]))
+        }
+        equal = param.equal
+        # PEP 8: ``x=1`` becomes ``x: int = 1`` once annotated; other spacing is kept.
+        if (
+            param.default is not None
+            and isinstance(equal, cst.AssignEqual)
+            and _empty(equal.whitespace_before)
+            and _empty(equal.whitespace_after)
+        ):
+            changes["equal"] = cst.AssignEqual(whitespace_before=_SPACE, whitespace_after=_SPACE)
+        return param.with_changes(**changes)
+
+    # -- variables --
+
+    def leave_Assign(
+        self, original_node: cst.Assign, updated_node: cst.Assign
+    ) -> Union[cst.Assign, cst.AnnAssign]:
+        if len(updated_node.targets) != 1:
+            return updated_node
+        assign_target = updated_node.targets[0]
+        name = assign_target.target
+        if not isinstance(name, cst.Name):
+            return updated_node
+        ordinals = self.ordinals[-1]
+        ordinal = ordinals.get(name.value, 0)
+        ordinals[name.value] = ordinal + 1
+        target = Target(SlotKind.VARIABLE, self.stack[-1], name.value, ordinal)
+        if target not in self.annotations:
+            return updated_node
+        self.written.add(target)
+        return cst.AnnAssign(
+            target=name,
+            annotation=cst.Annotation(_expression(self.annotations[target])),
+            value=updated_node.value,
+            equal=cst.AssignEqual(
+                whitespace_before=assign_target.whitespace_before_equal,
+                whitespace_after=assign_target.whitespace_after_equal,
+            ),
+            semicolon=updated_node.semicolon,
+        )
+
+
+def _empty(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
+    return isinstance(whitespace, cst.SimpleWhitespace) and whitespace.value == ""
+
+
+def _expression(text: str) -> cst.BaseExpression:
+    return cst.parse_expression(text)
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+
+def _is_docstring(statement: cst.CSTNode) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    expr = statement.body[0]
+    return isinstance(expr, cst.Expr) and isinstance(
+        expr.value, (cst.SimpleString, cst.ConcatenatedString)
+    )
+
+
+def _is_import_line(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
+    )
+
+
+def _from_module(node: cst.ImportFrom) -> str:
+    if node.relative or node.module is None:
+        return ""
+    return cst.helpers.get_full_name_for_node_or_raise(node.module)
+
+
+def _add_imports(module: cst.Module, imports: Sequence[ImportSpec]) -> cst.Module:
+    """Merge ``from M import`` names into the module's header imports, or add new lines."""
+    if not imports:
+        return module
+    body = list(module.body)
+    start = 1 if body and _is_docstring(body[0]) else 0
+    end = start
+    while end < len(body) and _is_import_line(body[end]):
+        end += 1
+    pending: Dict[str, List[str]] = {}
+    plain: List[str] = []
+    for spec in imports:
+        if spec.name is None:
+            plain.append(spec.module)
+        else:
+            pending.setdefault(spec.module, []).append(spec.name)
+    # Merge into an existing ``from M import a, b`` of the header (never a star import).
+    for position in range(start, end):
+        line = body[position]
+        assert isinstance(line, cst.SimpleStatementLine)
+        smalls = list(line.body)
+        for number, small in enumerate(smalls):
+            if not isinstance(small, cst.ImportFrom) or isinstance(small.names, cst.ImportStar):
+                continue
+            names = pending.pop(_from_module(small), None)
+            if names:
+                smalls[number] = _merge(small, names)
+        body[position] = line.with_changes(body=smalls)
+    lines: List[cst.SimpleStatementLine] = []
+    for module_name, names in sorted(pending.items()):
+        lines.append(_statement(f"from {module_name} import {', '.join(sorted(names))}"))
+    lines.extend(_statement(f"import {name}") for name in sorted(set(plain)))
+    if lines:
+        if end > 0 and (end == start or _is_future_only(body[start:end])):
+            # right after the docstring or the __future__ imports: a blank line first
+            lines[0] = lines[0].with_changes(leading_lines=[cst.EmptyLine()])
+        following = body[end] if end < len(body) else None
+        if following is not None and not following.leading_lines and not _is_import_line(following):
+            body[end] = following.with_changes(leading_lines=[cst.EmptyLine()])
+        body[end:end] = lines
+    return module.with_changes(body=body)
+
+
+def _is_future_only(lines: Sequence[cst.BaseStatement]) -> bool:
+    return all(
+        isinstance(line, cst.SimpleStatementLine)
+        and all(
+            isinstance(s, cst.ImportFrom) and _from_module(s) == "__future__" for s in line.body
+        )
+        for line in lines
+    )
+
+
+def _statement(text: str) -> cst.SimpleStatementLine:
+    statement = cst.parse_statement(text + "\n")
+    assert isinstance(statement, cst.SimpleStatementLine)
+    return statement
+
+
+def _merge(node: cst.ImportFrom, names: Sequence[str]) -> cst.ImportFrom:
+    """Append names to ``from M import ...``, following its comma and line style."""
+    assert not isinstance(node.names, cst.ImportStar)
+    aliases = list(node.names)
+    last = aliases[-1]
+    added = [cst.ImportAlias(name=cst.Name(name)) for name in sorted(names)]
+    if isinstance(last.comma, cst.Comma):
+        # A trailing comma (often a parenthesised block, one name a line): keep the layout.
+        if len(aliases) > 1:
+            separator = aliases[-2].comma
+        elif node.lpar is not None:
+            separator = cst.Comma(whitespace_after=node.lpar.whitespace_after)
+        else:
+            separator = cst.Comma(whitespace_after=_SPACE)
+        new_aliases = [*aliases[:-1], last.with_changes(comma=separator)]
+        for alias in added[:-1]:
+            new_aliases.append(alias.with_changes(comma=separator))
+        new_aliases.append(added[-1].with_changes(comma=last.comma))
+    else:
+        comma = cst.Comma(whitespace_after=_SPACE)
+        new_aliases = [*aliases[:-1], last.with_changes(comma=comma)]
+        for alias in added[:-1]:
+            new_aliases.append(alias.with_changes(comma=comma))
+        new_aliases.append(added[-1])
+    return node.with_changes(names=new_aliases)

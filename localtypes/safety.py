@@ -1,0 +1,248 @@
+"""The checks every edit passes before it may replace a file.
+
+1. The new source compiles.
+2. Annotations: every annotation of the old module is still there, unchanged, and the only
+   new ones are those the writer reports, with the text it meant to write.
+3. With all annotations and the added imports removed, old and new ASTs are identical.
+4. Every name an added annotation uses resolves (pyflakes' undefined-name check; names
+   that were already undefined in the old module do not count against the edit).
+
+A failure is a bug in the writer: it raises ``UnsafeEditError`` and the file stays as it was.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+
+from localtypes.choose import ImportSpec, Target
+from localtypes.errors import LocaltypesError
+from localtypes.scopes import CLASS, FUNCTION, MODULE, ScopeKey
+from localtypes.slots import SlotKind
+
+# (scope, what, name, ordinal): what is "param", "return" or "var" (then name is the target)
+AnnotationKey = Tuple[ScopeKey, str, str, int]
+
+
+class UnsafeEditError(LocaltypesError):
+    """The writer produced an edit that breaks a safety rule; nothing was written."""
+
+
+def check_edit(
+    old_tree: ast.Module,
+    new_source: str,
+    added: Dict[Target, str],
+    imports: Sequence[ImportSpec],
+    names: Iterable[str],
+    filename: str = "<unknown>",
+) -> None:
+    """Raise ``UnsafeEditError`` unless ``new_source`` is ``old_tree`` plus exactly ``added``.
+
+    ``added`` maps each written target to its annotation text; ``imports`` are the imports
+    the writer added; ``names`` are the names the added annotations use. ``old_tree`` is
+    modified (annotations stripped).
+    """
+    try:
+        new_tree = ast.parse(new_source)
+        compile(new_tree, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise UnsafeEditError(f"the annotated source does not compile: {exc}") from None
+    _check_annotations(old_tree, new_tree, added)
+    _check_names(old_tree, new_tree, set(names), filename)
+    old_dump = ast.dump(_strip(old_tree))
+    new_dump = ast.dump(_strip(_remove_imports(new_tree, imports)))
+    if old_dump != new_dump:
+        raise UnsafeEditError("the edit changes more than annotations and imports")
+
+
+# --- annotations ---------------------------------------------------------------------------
+
+
+def target_key(target: Target) -> AnnotationKey:
+    """The annotation key a written target shows up under in ``annotation_map``."""
+    if target.kind is SlotKind.VARIABLE:
+        return (target.scope, "var", target.name, 0)
+    return (target.scope, target.kind.value, target.name, 0)
+
+
+def annotation_map(tree: ast.Module) -> Dict[AnnotationKey, str]:
+    """Every annotation of a module, keyed by where it is, as an ``ast.dump``."""
+    found: Dict[AnnotationKey, str] = {}
+    counters: Dict[Tuple[str, str], int] = {}
+    _collect(tree.body, ScopeKey(MODULE, "", 0), counters, found)
+    return found
+
+
+def _collect(
+    body: List[ast.stmt],
+    scope: ScopeKey,
+    counters: Dict[Tuple[str, str], int],
+    found: Dict[AnnotationKey, str],
+) -> None:
+    nth: Counter[str] = Counter()
+    children: List[ast.stmt] = []
+    for stmt in _statements(body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            children.append(stmt)
+        elif isinstance(stmt, ast.AnnAssign):
+            target = stmt.target.id if isinstance(stmt.target, ast.Name) else ast.dump(stmt.target)
+            found[(scope, "var", target, nth[target])] = ast.dump(stmt.annotation)
+            nth[target] += 1
+    for child in children:
+        assert isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        kind = CLASS if isinstance(child, ast.ClassDef) else FUNCTION
+        qualname = f"{scope.qualname}.{child.name}" if scope.qualname else child.name
+        occurrence = counters.get((kind, qualname), 0)
+        counters[(kind, qualname)] = occurrence + 1
+        key = ScopeKey(kind, qualname, occurrence)
+        if not isinstance(child, ast.ClassDef):
+            arguments = child.args
+            for arg in (
+                *arguments.posonlyargs,
+                *arguments.args,
+                *([arguments.vararg] if arguments.vararg else []),
+                *arguments.kwonlyargs,
+                *([arguments.kwarg] if arguments.kwarg else []),
+            ):
+                if arg.annotation is not None:
+                    found[(key, "param", arg.arg, 0)] = ast.dump(arg.annotation)
+            if child.returns is not None:
+                found[(key, "return", "return", 0)] = ast.dump(child.returns)
+        _collect(child.body, key, counters, found)
+
+
+def _statements(body: List[ast.stmt]) -> Iterator[ast.stmt]:
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        yield from _statements(getattr(stmt, "body", None) or [])
+        for handler in getattr(stmt, "handlers", None) or []:
+            yield from _statements(handler.body)
+        for case in getattr(stmt, "cases", None) or []:
+            yield from _statements(case.body)
+        yield from _statements(getattr(stmt, "orelse", None) or [])
+        yield from _statements(getattr(stmt, "finalbody", None) or [])
+
+
+def _check_annotations(
+    old_tree: ast.Module, new_tree: ast.Module, added: Dict[Target, str]
+) -> None:
+    old = annotation_map(old_tree)
+    new = annotation_map(new_tree)
+    for key, dump in old.items():
+        if new.get(key) != dump:
+            raise UnsafeEditError(f"an existing annotation changed or moved: {_describe(key)}")
+    expected = {target_key(target): text for target, text in added.items()}
+    for key in new.keys() - old.keys():
+        text = expected.get(key)
+        if text is None:
+            raise UnsafeEditError(
+                f"an annotation appeared that was not asked for: {_describe(key)}"
+            )
+        if new[key] != ast.dump(ast.parse(text, mode="eval").body):
+            raise UnsafeEditError(f"the annotation written differs from the plan: {_describe(key)}")
+    missing = expected.keys() - new.keys()
+    if missing:
+        raise UnsafeEditError(f"a reported annotation is missing: {_describe(min(missing))}")
+
+
+def _describe(key: AnnotationKey) -> str:
+    scope, what, name, _ = key
+    where = scope.qualname or "<module>"
+    return f"{what} {name} of {where}" if what != "return" else f"return of {where}"
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def undefined_names(tree: ast.Module, filename: str) -> Counter[str]:
+    """How many times each undefined name is used (pyflakes' scope analysis)."""
+    from pyflakes import checker, messages  # type: ignore[import-untyped]
+
+    found: Counter[str] = Counter()
+    for message in checker.Checker(tree, filename=filename).messages:
+        if isinstance(message, messages.UndefinedName):
+            found[str(message.message_args[0])] += 1
+    return found
+
+
+def _check_names(
+    old_tree: ast.Module, new_tree: ast.Module, names: Set[str], filename: str
+) -> None:
+    if not names:
+        return
+    new = undefined_names(new_tree, filename)
+    suspects = {name for name in names if new[name]}
+    if not suspects:
+        return
+    old = undefined_names(old_tree, filename)
+    broken = sorted(name for name in suspects if new[name] > old[name])
+    if broken:
+        raise UnsafeEditError(f"added annotations use undefined names: {', '.join(broken)}")
+
+
+# --- comparing modulo annotations ----------------------------------------------------------
+
+
+class _Stripper(ast.NodeTransformer):
+    """Remove every annotation: parameters, returns, and ``x: T = v`` -> ``x = v``."""
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.annotation = None
+        node.type_comment = None
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        node.returns = None
+        self.generic_visit(node)
+        return node
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AsyncFunctionDef:
+        node.returns = None
+        self.generic_visit(node)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.stmt:
+        self.generic_visit(node)
+        if node.value is None:
+            return ast.Pass()
+        return ast.Assign(targets=[node.target], value=node.value, type_comment=None)
+
+
+def _strip(tree: ast.Module) -> ast.Module:
+    result = _Stripper().visit(tree)
+    assert isinstance(result, ast.Module)
+    return result
+
+
+def _remove_imports(tree: ast.Module, imports: Sequence[ImportSpec]) -> ast.Module:
+    """Drop one top-level alias per added import (and statements left empty)."""
+    wanted = list(imports)
+    body: List[ast.stmt] = []
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            kept = [alias for alias in stmt.names if not _take(stmt, alias, wanted)]
+            if not kept:
+                continue
+            stmt.names = kept
+        body.append(stmt)
+    if wanted:
+        raise UnsafeEditError(f"an added import is missing: {wanted[0].module}")
+    tree.body = body
+    return tree
+
+
+def _take(stmt: ast.Import | ast.ImportFrom, alias: ast.alias, wanted: List[ImportSpec]) -> bool:
+    spec: Optional[ImportSpec] = None
+    if alias.asname is not None:
+        return False
+    if isinstance(stmt, ast.Import):
+        spec = ImportSpec(alias.name)
+    elif stmt.level == 0 and stmt.module:
+        spec = ImportSpec(stmt.module, alias.name)
+    if spec is not None and spec in wanted:
+        wanted.remove(spec)
+        return True
+    return False

@@ -1,0 +1,147 @@
+"""The writer: top guesses in, a safely edited source out (choose, apply, then the checks)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
+
+from localtypes.apply import Edit, apply_annotations
+from localtypes.choose import Candidate, ImportSpec, Reason, Target, WriteOptions, choose
+from localtypes.errors import LocaltypesError, SourceError
+from localtypes.safety import UnsafeEditError, check_edit
+from localtypes.scopes import build_index
+from localtypes.slots import Slot, SlotKind
+
+# Adding imports changes what the model sees of the module, so a second pass over the output
+# could pick more slots; the writer repeats until nothing changes (idempotence), at most this.
+MAX_ROUNDS = 3
+
+SlotKey = Tuple[SlotKind, str, int, str]
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Added:
+    """An annotation that was written."""
+
+    slot: Slot
+    label: str  # the canonical label predicted
+    text: str  # the annotation as written in the file
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A slot left without an annotation, and why."""
+
+    slot: Slot
+    reason: str
+    label: Optional[str] = None
+    confidence: Optional[float] = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The new source and what happened to each candidate slot."""
+
+    source: str
+    added: Tuple[Added, ...]
+    skipped: Tuple[Skipped, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added)
+
+
+def parse(source: str) -> ast.Module:
+    """``ast.parse`` with the errors turned into ``SourceError``."""
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SourceError(f"cannot parse: {exc}") from None
+
+
+def write(
+    source: str,
+    candidates: Sequence[Candidate],
+    options: WriteOptions,
+    filename: str = "<unknown>",
+) -> WriteResult:
+    """Write the chosen annotations among ``candidates`` (slots of ``source``) into ``source``."""
+    return write_rounds(source, lambda _text: candidates, options, filename, max_rounds=1)
+
+
+def write_rounds(
+    source: str,
+    guess: Callable[[str], Sequence[Candidate]],
+    options: WriteOptions,
+    filename: str = "<unknown>",
+    max_rounds: int = MAX_ROUNDS,
+) -> WriteResult:
+    """Annotate ``source`` with the guesses ``guess`` makes, until a pass adds nothing."""
+    original = parse(source)
+    current = source
+    tree = original
+    first: Dict[SlotKey, Slot] = {}
+    added: List[Added] = []
+    skipped: Tuple[Skipped, ...] = ()
+    written: Dict[Target, str] = {}
+    imports: List[ImportSpec] = []
+    names: Set[str] = set()
+    for round_number in range(max_rounds):
+        candidates = guess(current)
+        if round_number == 0:
+            first = {_key(c.slot): c.slot for c in candidates}
+        if round_number > 0:
+            tree = parse(current)
+        plan = choose(candidates, build_index(tree, current), options)
+        skipped = tuple(
+            Skipped(_original(r.slot, first), r.reason.value, r.label, r.confidence, r.detail)
+            for r in plan.rejected
+        )
+        if not plan.choices:
+            break
+        edits = {choice.target: Edit(choice.text, choice.imports) for choice in plan.choices}
+        applied = _guarded(partial(apply_annotations, current, edits))
+        for choice in plan.choices:
+            slot = _original(choice.slot, first)
+            if choice.target in applied.written:
+                added.append(Added(slot, choice.label, choice.text, choice.confidence))
+                written[choice.target] = choice.text
+                names.update(choice.names)
+            else:
+                miss = Skipped(slot, Reason.NOT_FOUND.value, choice.label, choice.confidence)
+                skipped = (*skipped, miss)
+        imports.extend(spec for spec in applied.imports if spec not in imports)
+        if applied.source == current:
+            break
+        current = applied.source
+    if current != source:
+        _guarded(partial(check_edit, original, current, written, imports, names, filename))
+    return WriteResult(current, tuple(added), skipped)
+
+
+def _key(slot: Slot) -> SlotKey:
+    return (slot.kind, slot.scope, slot.occurrence, slot.name)
+
+
+def _original(slot: Slot, first: Dict[SlotKey, Slot]) -> Slot:
+    """The slot as found in the source given (later passes see shifted line numbers)."""
+    return first.get(_key(slot), slot)
+
+
+def _guarded(step: Callable[[], _T]) -> _T:
+    """Run a writer step; an unexpected exception is a writer bug, reported, never a crash."""
+    try:
+        return step()
+    except LocaltypesError:
+        raise
+    except RecursionError:
+        raise SourceError("cannot rewrite: nested too deeply") from None
+    except Exception as exc:  # a bug: the file must stay untouched and the run go on
+        raise UnsafeEditError(f"internal error in the writer: {exc!r}") from exc

@@ -62,13 +62,16 @@ RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/loc
 COPY --from=builder /opt/venv /opt/venv
 COPY model_store/localtypes-small/ /opt/localtypes/model_store/localtypes-small/
 
+# ORT_DISABLE_TELEMETRY: onnxruntime's Linux wheels carry Microsoft 1DS telemetry (and warn
+# that they cannot persist a device id on a read-only root); local-first means it is off.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     LOCALTYPES_MODEL=/opt/localtypes/model_store/localtypes-small \
     LOCALTYPES_HOST=0.0.0.0 \
     LOCALTYPES_PORT=8080 \
-    LOCALTYPES_CACHE_DIR=/tmp/localtypes-cache
+    LOCALTYPES_CACHE_DIR=/tmp/localtypes-cache \
+    ORT_DISABLE_TELEMETRY=1
 
 # Refuse to build an image whose model store is damaged: the loader checks the manifest's
 # format version and the sha256 of every file. Runs as the service user, so the store is

@@ -19,6 +19,10 @@ from localtypes.typenames import LabelError, normalize_node
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
+# Bump whenever a change alters any slot's features: a model is only valid for the
+# features it was trained on, and the loader refuses a store made for another version.
+FEATURES_VERSION = 1
+
 _SPLIT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _DOC_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _ANNOTATION_ONLY_MODULES = frozenset({"typing", "typing_extensions", "__future__", "collections"})

@@ -98,6 +98,14 @@ def load_store(explicit: Optional[str] = None) -> ModelStore:
         raise ModelStoreError(
             f"{folder}: model store format {found!r}, this localtypes reads {FORMAT_VERSION}"
         )
+    from localtypes.extract import FEATURES_VERSION
+
+    features = manifest.get("features_version")
+    if features != FEATURES_VERSION:
+        raise ModelStoreError(
+            f"{folder}: the model was trained on features v{features}, this localtypes "
+            f"extracts v{FEATURES_VERSION}; retrain it or use a matching localtypes"
+        )
     files = manifest.get("files")
     if not isinstance(files, dict) or "model.onnx" not in files:
         raise ModelStoreError(f"{folder / MANIFEST}: no checksums for the model files")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from localtypes.errors import SourceError
-from localtypes.extract import extract
+from localtypes.extract import FEATURES_VERSION, extract
 from localtypes.slots import ModuleInfo, Slot
 from localtypes.typenames import ANY
 
@@ -112,12 +112,7 @@ def cap_per_package(records: List[ModuleRecord], cap: int, seed: int) -> None:
 
 
 def _extractor_version() -> str:
-    root = Path(__file__).resolve().parents[1] / "localtypes"
-    digest = hashlib.sha256()
-    for name in ("extract.py", "typenames.py", "slots.py"):
-        digest.update((root / name).read_bytes())
-    digest.update(Path(__file__).read_bytes())
-    return digest.hexdigest()[:12]
+    return f"features-v{FEATURES_VERSION}"
 
 
 def load_splits(

@@ -38,6 +38,7 @@ from dataset import (
 from model_def import TypeModel
 
 from localtypes.encode import OTHER, Encoder
+from localtypes.extract import FEATURES_VERSION
 from localtypes.slots import SlotKind
 from localtypes.store import DEFAULT_MODEL_NAME, FORMAT_VERSION, sha256_of
 
@@ -393,6 +394,7 @@ def export_store(
             "model.onnx": sha256_of(out / "model.onnx"),
             "vocab.json": sha256_of(out / "vocab.json"),
         },
+        "features_version": FEATURES_VERSION,
         "temperature": calibration["temperature"],
         "threshold": calibration["threshold"],
         "calibration": calibration,

@@ -1,0 +1,240 @@
+"""Golden-file tests for the writer, plus the safety checks.
+
+Each ``tests/data/writer/*.py`` holds a header, the input and the expected output::
+
+    # writer: target=3.8 kinds=param,return,variable newline=crlf
+    # slot: param Class.method@1 name -> label
+    # slot: return function -> label
+    # skip: param function name name-clash
+    <input>
+    # output:
+    <expected output, or the single line "# unchanged">
+
+``slot`` lines give the top guess (confidence 1.0) for a slot; every other slot has none.
+``skip`` lines name slots that must be rejected with that reason. ``newline=crlf|cr``
+converts input and expected output before the run; ``bom`` runs through the byte-level
+decode/encode of ``localtypes.files`` with a UTF-8 BOM.
+"""
+
+from __future__ import annotations
+
+import ast
+import codecs
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Set, Tuple
+
+import pytest
+
+from localtypes.choose import Candidate, ImportSpec, Target, WriteOptions
+from localtypes.errors import SourceError
+from localtypes.extract import extract
+from localtypes.files import decode_source
+from localtypes.safety import UnsafeEditError, check_edit
+from localtypes.scopes import FUNCTION, ScopeKey
+from localtypes.slots import Slot, SlotKind
+from localtypes.writer import WriteResult, write
+
+CASES = Path(__file__).parent / "data" / "writer"
+SlotRef = Tuple[str, str, int, str]  # kind, scope, occurrence, name
+
+
+@dataclass
+class Case:
+    source: str
+    expected: str
+    options: WriteOptions
+    labels: Dict[SlotRef, str] = field(default_factory=dict)
+    skips: Set[Tuple[SlotRef, str]] = field(default_factory=set)
+    bom: bool = False
+
+
+def _ref(kind: str, where: str, name: Optional[str]) -> SlotRef:
+    scope, _, occurrence = where.partition("@")
+    scope = "" if scope == "<module>" else scope
+    return (kind, scope, int(occurrence or 0), name or "return")
+
+
+def load_case(path: Path) -> Case:
+    text = path.read_text(encoding="utf-8")
+    header: List[str] = []
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith(("# writer:", "# slot:", "# skip:")):
+        header.append(lines.pop(0).strip())
+    body = "".join(lines)
+    source, marker, expected = body.partition("# output:\n")
+    assert marker, f"{path.name}: no '# output:' line"
+    if expected.strip() == "# unchanged":
+        expected = source
+    settings: Dict[str, str] = {}
+    labels: Dict[SlotRef, str] = {}
+    skips: Set[Tuple[SlotRef, str]] = set()
+    for line in header:
+        tag, _, rest = line[2:].partition(":")
+        rest = rest.strip()
+        if tag == "writer":
+            for item in rest.split():
+                key, _, value = item.partition("=")
+                settings[key] = value
+        elif tag == "slot":
+            left, _, label = rest.partition(" -> ")
+            parts = left.split()
+            labels[_ref(parts[0], parts[1], parts[2] if len(parts) > 2 else None)] = label
+        else:
+            parts = rest.split()
+            name = parts[2] if len(parts) > 3 else None
+            skips.add((_ref(parts[0], parts[1], name), parts[-1]))
+    newline = {"crlf": "\r\n", "cr": "\r"}.get(settings.get("newline", ""), "\n")
+    if newline != "\n":
+        source, expected = source.replace("\n", newline), expected.replace("\n", newline)
+    kinds = settings.get("kinds", "param,return")
+    target = tuple(int(part) for part in settings.get("target", "3.11").split("."))
+    options = WriteOptions(
+        min_confidence=0.5,
+        kinds=frozenset(SlotKind(kind) for kind in kinds.split(",")),
+        target_version=(target[0], target[1]),
+    )
+    return Case(source, expected, options, labels, skips, bom="bom" in settings)
+
+
+def slot_ref(slot: Slot) -> SlotRef:
+    return (slot.kind.value, slot.scope, slot.occurrence, slot.name)
+
+
+def run_case(case: Case, source: str) -> WriteResult:
+    candidates = []
+    for slot in extract(source).slots:
+        label = case.labels.get(slot_ref(slot))
+        candidates.append(Candidate(slot, label, 1.0 if label else 0.0))
+    return write(source, candidates, case.options, filename="case.py")
+
+
+@pytest.mark.parametrize("path", sorted(CASES.glob("*.py")), ids=lambda p: p.stem)
+def test_golden(path: Path) -> None:
+    case = load_case(path)
+    source, expected = case.source, case.expected
+    if case.bom:
+        decoded = decode_source(codecs.BOM_UTF8 + source.encode("utf-8"))
+        assert decoded.bom
+        source = decoded.text
+    result = run_case(case, source)
+    assert result.source == expected
+    if case.bom:
+        assert decoded.encode(result.source) == codecs.BOM_UTF8 + expected.encode("utf-8")
+    rejected = {(slot_ref(item.slot), item.reason) for item in result.skipped}
+    assert case.skips <= rejected, f"missing rejections: {case.skips - rejected}"
+    open_slots = {slot_ref(slot) for slot in extract(source).slots if slot.annotation is None}
+    written = {slot_ref(item.slot) for item in result.added}
+    assert written == (case.labels.keys() & open_slots) - {ref for ref, _ in rejected}
+    # Idempotent: the output annotated again with the same guesses is unchanged.
+    assert run_case(case, result.source).source == result.source
+
+
+# --- safety --------------------------------------------------------------------------------
+
+SOURCE = "def f(x, y=1):\n    return x\n"
+F = ScopeKey(FUNCTION, "f", 0)
+
+
+def test_check_accepts_annotations_and_imports() -> None:
+    new = "from pathlib import Path\ndef f(x: Path, y=1):\n    return x\n"
+    added = {Target(SlotKind.PARAM, F, "x"): "Path"}
+    check_edit(ast.parse(SOURCE), new, added, [ImportSpec("pathlib", "Path")], {"Path"})
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        ("def f(x: int, y=2):\n    return x\n", "more than annotations"),
+        ("def f(x: int, y=1):\n    return y\n", "more than annotations"),
+        ("def f(x: int, y: int = 1):\n    return x\n", "not asked for"),
+        ("def f(x: str, y=1):\n    return x\n", "differs from the plan"),
+        ("def f(x, y=1):\n    return x\n", "missing"),
+        ("def f(x: int, y=1)\n    return x\n", "does not compile"),
+    ],
+)
+def test_check_rejects_broken_edits(new: str, message: str) -> None:
+    added = {Target(SlotKind.PARAM, F, "x"): "int"}
+    with pytest.raises(UnsafeEditError, match=message):
+        check_edit(ast.parse(SOURCE), new, added, [], {"int"})
+
+
+def test_check_rejects_changed_existing_annotation() -> None:
+    old = "def f(x: int, y=1):\n    return x\n"
+    new = "def f(x: str, y: int = 1):\n    return x\n"
+    added = {Target(SlotKind.PARAM, F, "y"): "int"}
+    with pytest.raises(UnsafeEditError, match="existing annotation"):
+        check_edit(ast.parse(old), new, added, [], {"int"})
+
+
+def test_check_rejects_undefined_names() -> None:
+    new = "def f(x: Token, y=1):\n    return x\n"
+    added = {Target(SlotKind.PARAM, F, "x"): "Token"}
+    with pytest.raises(UnsafeEditError, match="undefined names: Token"):
+        check_edit(ast.parse(SOURCE), new, added, [], {"Token"})
+
+
+def test_check_rejects_unannounced_import() -> None:
+    new = "import os\ndef f(x: int, y=1):\n    return x\n"
+    added = {Target(SlotKind.PARAM, F, "x"): "int"}
+    with pytest.raises(UnsafeEditError, match="more than annotations"):
+        check_edit(ast.parse(SOURCE), new, added, [], {"int"})
+
+
+def test_broken_transform_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    import localtypes.apply
+    import localtypes.writer
+
+    real = localtypes.apply.apply_annotations
+
+    def sabotage(source: str, edits: object) -> localtypes.apply.Applied:
+        applied = real(source, edits)  # type: ignore[arg-type]
+        return localtypes.apply.Applied(
+            applied.source.replace("return x", "return None"), applied.written, applied.imports
+        )
+
+    monkeypatch.setattr(localtypes.writer, "apply_annotations", sabotage)
+    slot = next(s for s in extract(SOURCE).slots if s.name == "x")
+    with pytest.raises(UnsafeEditError):
+        write(SOURCE, [Candidate(slot, "int", 0.9)], WriteOptions(0.5))
+
+
+def test_internal_error_is_reported_not_raised_raw(monkeypatch: pytest.MonkeyPatch) -> None:
+    import localtypes.writer
+
+    def crash(source: str, edits: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(localtypes.writer, "apply_annotations", crash)
+    slot = next(s for s in extract(SOURCE).slots if s.name == "x")
+    with pytest.raises(UnsafeEditError, match="internal error"):
+        write(SOURCE, [Candidate(slot, "int", 0.9)], WriteOptions(0.5))
+
+
+@pytest.mark.parametrize("source", ["def f(:\n    pass\n", "x = (\n", "a\x00b\n"])
+def test_unparsable_source_is_a_source_error(source: str) -> None:
+    with pytest.raises(SourceError):
+        write(source, [], WriteOptions(0.5))
+
+
+def test_threshold_any_and_missing_guess() -> None:
+    source = "def f(a, b, c):\n    return a\n"
+    slots = {s.name: s for s in extract(source).slots}
+    candidates = [
+        Candidate(slots["a"], "int", 0.4),
+        Candidate(slots["b"], "Any", 0.99),
+        Candidate(slots["c"], None, 0.0),
+        Candidate(slots["return"], "int", 0.5),
+    ]
+    result = write(source, candidates, WriteOptions(0.5))
+    assert result.source == "def f(a, b, c) -> int:\n    return a\n"
+    reasons = {item.slot.name: item.reason for item in result.skipped}
+    assert reasons == {"a": "below-threshold", "b": "any", "c": "no-prediction"}
+
+
+def test_kinds_filter_variables_out_by_default() -> None:
+    source = "def f():\n    x = 1\n    return x\n"
+    candidates = [Candidate(s, "int", 1.0) for s in extract(source).slots]
+    result = write(source, candidates, WriteOptions(0.5))
+    assert result.source == "def f() -> int:\n    x = 1\n    return x\n"
+    assert result.skipped == ()

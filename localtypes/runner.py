@@ -281,13 +281,19 @@ def run(
     from localtypes.store import load_store
     from localtypes.walk import Walker, project_root
 
+    # A progress bar only on a terminal; lines that would break it wait until it is done.
+    show_bar = not quiet and not verbose and _isatty(sys.stderr)
+    show_bar = show_bar and not (mode is Mode.DIFF and _isatty(sys.stdout))
+    held: List[str] = []
+
+    def say(line: str) -> None:
+        if show_bar:
+            held.append(line)
+        else:
+            click.echo(line, err=True)
+
     report = Report(
-        check=check,
-        write=mode is Mode.WRITE,
-        verbose=verbose,
-        quiet=quiet,
-        out=lambda line: click.echo(line, err=True),
-        err=lambda line: click.echo(line, err=True),
+        check=check, write=mode is Mode.WRITE, verbose=verbose, quiet=quiet, out=say, err=say
     )
     store = load_store(settings.model)  # fail early, before any file, on a bad store
     root = project_root(paths)
@@ -314,11 +320,9 @@ def run(
             click.echo(outcome.diff, nl=False)
         report.record(outcome)
 
-    stream = sys.stderr  # the injected stream under cli.main
-    show_bar = not quiet and not verbose and _isatty(sys.stderr) and len(files) > 1
-    with click.progressbar(
-        length=len(files), label="annotating", file=stream if show_bar else io.StringIO()
-    ) as bar:
+    show_bar = show_bar and len(files) > 1
+    bar_stream = sys.stderr if show_bar else io.StringIO()  # sys.stderr: injected by cli.main
+    with click.progressbar(length=len(files), label="annotating", file=bar_stream) as bar:
         misses = []
         for path in files:
             outcome = from_cache(path, options, cache) if cache else None
@@ -335,6 +339,8 @@ def run(
         for outcome in outcomes:
             record(outcome)
             bar.update(1)
+    for line in held:
+        click.echo(line, err=True)
     if not quiet:
         click.echo(report.summary(), err=True)
     return report

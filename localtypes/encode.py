@@ -82,7 +82,10 @@ class Batch:
     cand_static: IntArray  # [M, C, STATIC_FEATURES] (M modules; 1 at inference)
     cand_mask: FloatArray  # [M, C]: 1 for a padded candidate
     slot_module: IntArray  # [S]: which module each slot belongs to
-    cand_pair: IntArray  # [S, C, PAIR_FEATURES]
+    # Pair features are sparse (most slots relate to few candidates): one row per related
+    # (slot, candidate); row 0 is a padding row of zero ids, so P is never 0.
+    pair_index: IntArray  # [P, 2]: slot, candidate
+    pair_ids: IntArray  # [P, PAIR_FEATURES]
     cand_labels: List[List[str]]  # per module, the label of each candidate
 
     def inputs(self) -> Dict[str, np.ndarray[Any, Any]]:
@@ -91,7 +94,8 @@ class Batch:
             "cand_static": self.cand_static,
             "cand_mask": self.cand_mask,
             "slot_module": self.slot_module,
-            "cand_pair": self.cand_pair,
+            "pair_index": self.pair_index,
+            "pair_ids": self.pair_ids,
         }
 
 
@@ -137,7 +141,8 @@ class Encoder:
             static[0, j] = self._ids(feats, STATIC_FEATURES)
             mask[0, j] = 0.0
         features = np.zeros((len(slots), SLOT_FEATURES), dtype=np.int64)
-        pair = np.zeros((len(slots), width, PAIR_FEATURES), dtype=np.int64)
+        pair_index: List[Tuple[int, int]] = [(0, 0)]
+        pair_ids: List[List[int]] = [[0] * PAIR_FEATURES]
         matcher = _PairMatcher(bases)
         for i, slot in enumerate(slots):
             features[i] = self._ids(slot.features, SLOT_FEATURES)
@@ -145,20 +150,22 @@ class Encoder:
             for base, feats in matcher.pairs(slot).items():
                 for template in range(templates):
                     tagged = [f"P|{f}:{template}:{kind}" for f in feats] + [f"P|{f}" for f in feats]
-                    pair[i, base * templates + template] = self._ids(tagged, PAIR_FEATURES)
+                    pair_index.append((i, base * templates + template))
+                    pair_ids.append(self._ids(tagged, PAIR_FEATURES))
         return Batch(
             features=features,
             cand_static=static,
             cand_mask=mask,
             slot_module=np.zeros(len(slots), dtype=np.int64),
-            cand_pair=pair,
+            pair_index=np.array(pair_index, dtype=np.int64),
+            pair_ids=np.array(pair_ids, dtype=np.int64),
             cand_labels=[[TEMPLATES[t].format(c.label) for c, t in cands]],
         )
 
     def targets(self, batch: Batch, labels: Sequence[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """[S, V + C] mask of the answers equal to each slot's true label (for training)."""
         vocab = len(self.labels)
-        width = batch.cand_pair.shape[1]
+        width = batch.cand_static.shape[1]
         out = np.zeros((len(labels), vocab + width), dtype=np.bool_)
         for i, label in enumerate(labels):
             module = int(batch.slot_module[i])

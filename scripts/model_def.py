@@ -42,14 +42,21 @@ class TypeModel(nn.Module):  # type: ignore[misc]
         cand_static: torch.Tensor,  # [M, C, G] int64
         cand_mask: torch.Tensor,  # [M, C] float: 1 = padding
         slot_module: torch.Tensor,  # [S] int64
-        cand_pair: torch.Tensor,  # [S, C, P] int64
+        pair_index: torch.Tensor,  # [P, 2] int64: (slot, candidate)
+        pair_ids: torch.Tensor,  # [P, G] int64
     ) -> torch.Tensor:
         h = self.dropout(self.slot_mlp(self.bag(features)))
         vocab_logits = self.vocab_out(h)
         static = self.embedding(cand_static).sum(dim=2)  # [M, C, D]
         static = torch.index_select(static, 0, slot_module)  # [S, C, D]
-        pair = self.embedding(cand_pair).sum(dim=2)  # [S, C, D]
-        joint = torch.relu(self.cand_proj(static + pair) + self.cand_from_slot(h).unsqueeze(1))
+        # Pair features are sparse: embed the P related (slot, candidate) rows and add
+        # them into the dense [S, C, D] grid (a scatter-add; padding rows add zeros).
+        pair = self.embedding(pair_ids).sum(dim=1)  # [P, D]
+        candidates = static.shape[1]
+        flat = pair_index[:, 0] * candidates + pair_index[:, 1]
+        grid = static.reshape(-1, static.shape[2]).index_add(0, flat, pair)
+        static = grid.reshape(static.shape)
+        joint = torch.relu(self.cand_proj(static) + self.cand_from_slot(h).unsqueeze(1))
         cand_logits = self.cand_out(joint).squeeze(-1)
         cand_logits = cand_logits - 1e4 * torch.index_select(cand_mask, 0, slot_module)
         return torch.cat([vocab_logits, cand_logits], dim=1)

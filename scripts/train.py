@@ -12,8 +12,10 @@ dynamic int8 quantisation, a check that int8 stays within a point of float, and 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import pickle
 import random
 import shutil
 import sys
@@ -61,7 +63,7 @@ class EncodedModule:
     features: np.ndarray[Any, Any]  # [S, F] int32
     static: np.ndarray[Any, Any]  # [C, G] int32
     mask: np.ndarray[Any, Any]  # [C] float32
-    pair_index: np.ndarray[Any, Any]  # [P, 2] int32 (slot, candidate) with pair features
+    pair_index: np.ndarray[Any, Any]  # [P, 2] int32 (slot, candidate), padding row dropped
     pair_ids: np.ndarray[Any, Any]  # [P, PG] int32
     targets: np.ndarray[Any, Any]  # [S, V + C] bool
     kinds: np.ndarray[Any, Any]  # [S] int8
@@ -71,20 +73,37 @@ def encode_records(encoder: Encoder, records: Sequence[ModuleRecord]) -> List[En
     out = []
     for record in records:
         batch = encoder.encode_slots(record.slots, record.info)
-        pair = batch.cand_pair[:, :, :]
-        index = np.argwhere(pair.any(axis=2)).astype(np.int32)
         out.append(
             EncodedModule(
                 features=batch.features.astype(np.int32),
                 static=batch.cand_static[0].astype(np.int32),
                 mask=batch.cand_mask[0],
-                pair_index=index,
-                pair_ids=pair[index[:, 0], index[:, 1]].astype(np.int32),
+                pair_index=batch.pair_index[1:].astype(np.int32),
+                pair_ids=batch.pair_ids[1:].astype(np.int32),
                 targets=encoder.targets(batch, record.labels),
                 kinds=np.array([KIND_INDEX[s.kind] for s in record.slots], dtype=np.int8),
             )
         )
     return out
+
+
+def encoded_splits(
+    encoder: Encoder, splits: Dict[str, List[ModuleRecord]], cache_dir: Path
+) -> Tuple[List[EncodedModule], List[EncodedModule]]:
+    """Encoded train and valid modules, cached by vocabulary, hash size and slot count."""
+    sizes = [sum(len(r.slots) for r in splits[name]) for name in ("train", "valid")]
+    key = json.dumps([encoder.labels, encoder.buckets, sizes, FEATURES_VERSION]).encode()
+    cache = cache_dir / f"encoded-{hashlib.sha256(key).hexdigest()[:16]}.pkl"
+    if cache.exists():
+        with cache.open("rb") as handle:
+            cached: Tuple[List[EncodedModule], List[EncodedModule]] = pickle.load(handle)
+            return cached
+    encoded = (encode_records(encoder, splits["train"]), encode_records(encoder, splits["valid"]))
+    tmp = cache.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump(encoded, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, cache)
+    return encoded
 
 
 def collate(modules: Sequence[EncodedModule], vocab: int) -> Dict[str, torch.Tensor]:
@@ -93,7 +112,8 @@ def collate(modules: Sequence[EncodedModule], vocab: int) -> Dict[str, torch.Ten
     slots = sum(m.features.shape[0] for m in modules)
     static = np.zeros((len(modules), width, modules[0].static.shape[1]), dtype=np.int64)
     mask = np.ones((len(modules), width), dtype=np.float32)
-    pair = np.zeros((slots, width, modules[0].pair_ids.shape[1]), dtype=np.int64)
+    pair_rows = [np.zeros((1, 2), dtype=np.int64)]
+    pair_ids = [np.zeros((1, modules[0].pair_ids.shape[1]), dtype=np.int64)]
     targets = np.zeros((slots, vocab + width), dtype=np.bool_)
     slot_module = np.zeros(slots, dtype=np.int64)
     row = 0
@@ -102,7 +122,10 @@ def collate(modules: Sequence[EncodedModule], vocab: int) -> Dict[str, torch.Ten
         static[m_index, :cands] = module.static
         mask[m_index, :cands] = module.mask
         if len(module.pair_index):
-            pair[row + module.pair_index[:, 0], module.pair_index[:, 1]] = module.pair_ids
+            rows = module.pair_index.astype(np.int64)
+            rows[:, 0] += row
+            pair_rows.append(rows)
+            pair_ids.append(module.pair_ids.astype(np.int64))
         targets[row : row + count, : vocab + cands] = module.targets
         slot_module[row : row + count] = m_index
         row += count
@@ -113,7 +136,8 @@ def collate(modules: Sequence[EncodedModule], vocab: int) -> Dict[str, torch.Ten
         "cand_static": torch.from_numpy(static),
         "cand_mask": torch.from_numpy(mask),
         "slot_module": torch.from_numpy(slot_module),
-        "cand_pair": torch.from_numpy(pair),
+        "pair_index": torch.from_numpy(np.concatenate(pair_rows)),
+        "pair_ids": torch.from_numpy(np.concatenate(pair_ids)),
         "targets": torch.from_numpy(targets),
         "kinds": torch.from_numpy(np.concatenate([m.kinds for m in modules]).astype(np.int64)),
     }
@@ -151,7 +175,8 @@ def model_inputs(batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, ...]:
         batch["cand_static"],
         batch["cand_mask"],
         batch["slot_module"],
-        batch["cand_pair"],
+        batch["pair_index"],
+        batch["pair_ids"],
     )
 
 
@@ -252,8 +277,8 @@ def train(args: argparse.Namespace) -> None:
     ]
     encoder = Encoder(labels=vocab_labels, buckets=args.buckets)
     vocab = len(vocab_labels)
-    train_set = encode_records(encoder, splits["train"])
-    valid_set = encode_records(encoder, splits["valid"]) or train_set
+    train_set, valid_set = encoded_splits(encoder, splits, cache_dir)
+    valid_set = valid_set or train_set
     print(f"vocabulary {vocab} labels; encoded in {time.time() - started:.0f}s", flush=True)
 
     model = TypeModel(args.buckets, vocab, dim=args.dim, hidden=args.hidden)
@@ -277,7 +302,7 @@ def train(args: argparse.Namespace) -> None:
             loss.backward()
             optimizer.step()
             scheduler.step()
-            running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+            running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
             if step % 50 == 0 or step == len(groups):
                 rate = step / (time.time() - epoch_start)
                 print(
@@ -323,7 +348,8 @@ def train(args: argparse.Namespace) -> None:
     print(f"calibration: {calibration}", flush=True)
 
     out = Path(args.out)
-    export_store(model, encoder, out, calibration, args, lock_lines, lock_hash, counts)
+    check_batch = model_inputs(collate(valid_set[:8], vocab))
+    export_store(model, encoder, out, calibration, args, lock_lines, lock_hash, counts, check_batch)
     check_quantization(
         out, Path(args.work_dir) / "model.float.onnx", splits["valid"] or splits["train"], args
     )
@@ -339,6 +365,7 @@ def export_store(
     lock_lines: List[str],
     lock_hash: str,
     counts: Any,
+    check_batch: Tuple[torch.Tensor, ...],
 ) -> None:
     """ONNX export, int8 quantisation and the manifest."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -351,9 +378,10 @@ def export_store(
         torch.ones((1, 4, 8), dtype=torch.int64),
         torch.zeros((1, 4), dtype=torch.float32),
         torch.zeros((3,), dtype=torch.int64),
-        torch.ones((3, 4, 8), dtype=torch.int64),
+        torch.tensor([[0, 0], [1, 2], [2, 3]], dtype=torch.int64),
+        torch.ones((3, 8), dtype=torch.int64),
     )
-    names = ["features", "cand_static", "cand_mask", "slot_module", "cand_pair"]
+    names = ["features", "cand_static", "cand_mask", "slot_module", "pair_index", "pair_ids"]
     torch.onnx.export(
         model,
         example,
@@ -365,12 +393,15 @@ def export_store(
             "cand_static": {0: "modules", 1: "candidates"},
             "cand_mask": {0: "modules", 1: "candidates"},
             "slot_module": {0: "slots"},
-            "cand_pair": {0: "slots", 1: "candidates"},
+            "pair_index": {0: "pairs"},
+            "pair_ids": {0: "pairs"},
             "logits": {0: "slots", 1: "answers"},
         },
         opset_version=17,
         dynamo=False,
     )
+    check_export(model, example, float_path)
+    check_export(model, check_batch, float_path)  # other shapes: the dynamic axes work
     int8_path = work / "model.onnx"
     quantize_dynamic(
         str(float_path),
@@ -419,6 +450,19 @@ def export_store(
     shutil.rmtree(work, ignore_errors=True)
     size = os.path.getsize(out / "model.onnx") / 1e6
     print(f"int8 model {size:.1f} MB (float {os.path.getsize(float_copy) / 1e6:.1f} MB)")
+
+
+def check_export(model: TypeModel, example: Tuple[torch.Tensor, ...], path: Path) -> None:
+    """The ONNX graph must compute what the torch model computes (scatter-add included)."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    (got,) = session.run(["logits"], {n: t.numpy() for n, t in zip(names, example)})
+    with torch.no_grad():
+        expected = model(*example).numpy()
+    if not np.allclose(got, expected, atol=1e-3, rtol=1e-3):
+        raise SystemExit(f"ONNX export differs from torch (max {np.abs(got - expected).max()})")
 
 
 def onnx_top1(model_path: Path, encoder: Encoder, records: Sequence[ModuleRecord]) -> float:

@@ -1,0 +1,157 @@
+"""Bounded, cancellable work for the HTTP service.
+
+A few worker threads run the model jobs: at most ``size`` at once, a caller waits at most
+``queue_timeout`` for a free worker (then ``Overloaded``), and at most ``timeout`` for the
+job (then ``TimedOut``). A job past its time is cancelled by raising ``Cancelled`` in its
+worker thread (``PyThreadState_SetAsyncExc``): Python-level work such as feature extraction
+stops at its next bytecode. A C call in progress (an onnxruntime run, a libcst parse)
+finishes first, so the service bounds those by size before they start. A cancelled job
+keeps its slot until its thread has really stopped, so the count of busy workers is true.
+
+Workers get large stacks: deep but legal code drives parsers into deep native recursion,
+which must not overflow a thread's default 8 MiB and take the whole process down.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import threading
+from queue import SimpleQueue
+from typing import Callable, Generic, List, Optional, TypeVar, Union
+
+T = TypeVar("T")
+
+WORKER_STACK_BYTES = 64 << 20
+
+
+class Cancelled(BaseException):
+    """Raised inside a worker whose job ran out of time.
+
+    A ``BaseException`` so that ``except Exception`` in the job's code cannot swallow it.
+    """
+
+
+class Overloaded(Exception):
+    """No worker became free within the queue timeout."""
+
+
+class TimedOut(Exception):
+    """The job did not finish within its time budget (it has been cancelled)."""
+
+
+class _State(enum.Enum):
+    QUEUED = 1
+    RUNNING = 2
+    DONE = 3
+    ABANDONED = 4  # timed out before a worker took it
+
+
+class _Job(Generic[T]):
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self.fn = fn
+        self.state = _State.QUEUED
+        self.thread = 0
+        self.value: Optional[T] = None
+        self.error: Optional[BaseException] = None
+        self.done = threading.Event()
+
+
+_STOP = None  # sentinel on the queue: a worker exits
+
+
+def _set_async_exc(thread_id: int, exc: Optional[type[BaseException]]) -> None:
+    """Raise ``exc`` in another thread at its next bytecode; ``None`` clears a pending one."""
+    target = ctypes.py_object(exc) if exc is not None else None  # None is NULL: clear
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), target)
+
+
+class WorkerPool:
+    """``size`` worker threads, each running one job at a time."""
+
+    def __init__(self, size: int, name: str = "localtypes-worker") -> None:
+        if size < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self.size = size
+        self._slots = threading.BoundedSemaphore(size)
+        self._queue: SimpleQueue[Union[_Job[object], None]] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._busy = 0
+        self._threads: List[threading.Thread] = []
+        previous = threading.stack_size(WORKER_STACK_BYTES)
+        try:
+            for number in range(size):
+                thread = threading.Thread(target=self._work, name=f"{name}-{number}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        finally:
+            threading.stack_size(previous)
+
+    @property
+    def busy(self) -> int:
+        """Slots held now: jobs queued or running, cancelled ones still unwinding included."""
+        with self._lock:
+            return self._busy
+
+    def run(self, fn: Callable[[], T], *, queue_timeout: float, timeout: float) -> T:
+        """Run ``fn`` on a worker and return its result or raise its exception."""
+        if not self._slots.acquire(timeout=queue_timeout):
+            raise Overloaded()
+        job: _Job[T] = _Job(fn)
+        with self._lock:
+            self._busy += 1
+        self._queue.put(job)  # type: ignore[arg-type]  # the queue holds jobs of any result type
+        if not job.done.wait(timeout):
+            with self._lock:
+                if job.state is _State.QUEUED:
+                    job.state = _State.ABANDONED  # the worker that takes it skips it
+                elif job.state is _State.RUNNING:
+                    _set_async_exc(job.thread, Cancelled)
+            if job.state is not _State.DONE:
+                raise TimedOut()
+            job.done.wait()  # it finished just now: DONE is set right before done
+        if job.error is not None:
+            raise job.error
+        return job.value  # type: ignore[return-value]  # set whenever error is None
+
+    def close(self) -> None:
+        """Ask the workers to exit once the queued jobs are done (does not wait)."""
+        for _ in self._threads:
+            self._queue.put(_STOP)
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()  # no Cancelled can be pending here (see _run)
+            if job is _STOP:
+                return
+            assert job is not None
+            self._run(job)
+            with self._lock:
+                self._busy -= 1
+            self._slots.release()
+
+    def _run(self, job: _Job[object]) -> None:
+        # From RUNNING until the pending cancellation is cleared below, a Cancelled may
+        # arrive at any call or backward jump (where Python delivers it); the code between
+        # the two try blocks has neither, so it cannot land outside them.
+        try:
+            with self._lock:
+                if job.state is not _State.QUEUED:
+                    return  # abandoned while queued
+                job.state = _State.RUNNING
+                job.thread = threading.get_ident()
+            job.value = job.fn()
+        except Cancelled:
+            job.error = TimedOut()
+        except Exception as exc:  # handed to the waiting request thread
+            job.error = exc
+        while True:
+            try:
+                with self._lock:
+                    job.state = _State.DONE
+                    # A cancellation sent just as the job ended would hit the next job.
+                    _set_async_exc(job.thread, None)
+                break
+            except Cancelled:
+                job.error = job.error or TimedOut()
+        job.done.set()

@@ -431,8 +431,10 @@ class _Renderer:
 
     def _resolve_bare(self, name: str) -> Tuple[str, str]:
         if name in BUILTIN_NAMES:
-            if name in self.index.bindings or self._shadowed(name):
+            if name in self.index.bindings or name in self.index.deleted:
                 raise _Skip(Reason.NAME_CLASH, f"{name} is rebound in the module")
+            if self._shadowed(name):
+                raise _Skip(Reason.NAME_CLASH, f"{name} is rebound in an enclosing scope")
             return name, name
         bindings = self.index.bindings.get(name)
         if bindings:
@@ -532,6 +534,7 @@ class _Renderer:
         return not (
             name in BUILTIN_NAMES
             or name in self.index.bindings
+            or name in self.index.deleted
             or name in self.planned
             or name in self._new_locals()
             or self._shadowed(name)
@@ -541,6 +544,8 @@ class _Renderer:
         """Record a use of an existing name; quote the annotation if it is not bound yet."""
         if self._shadowed(name):
             raise _Skip(Reason.NAME_CLASH, f"{name} is rebound in an enclosing scope")
+        if name in self.index.deleted:
+            raise _Skip(Reason.NAME_CLASH, f"{name} is deleted at module level")
         self.heads.append(name)
         if not self.runtime or name in self.planned or name in self._new_locals():
             return

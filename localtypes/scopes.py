@@ -97,6 +97,7 @@ class ModuleIndex:
     bindings: Dict[str, List[Binding]]
     future_annotations: bool
     star_import: bool
+    deleted: Set[str]  # names a module-level ``del`` unbinds: never safe to rely on
     lines: List[str]
 
     def annotated_names(self, scope: Scope) -> Set[str]:
@@ -121,6 +122,7 @@ def build_index(tree: ast.Module, source: str) -> ModuleIndex:
         bindings={},
         future_annotations=False,
         star_import=False,
+        deleted=set(),
         lines=source.splitlines(),
     )
     counters: Dict[Tuple[str, str], int] = {}
@@ -297,6 +299,8 @@ def _index_module_bindings(index: ModuleIndex) -> None:
                 origin = f"{module}{sep}{alias.name}"
                 local = alias.asname or alias.name
                 _add(index, local, Binding(stmt.lineno, "import", origin, type_checking))
+        elif isinstance(stmt, ast.Delete):
+            index.deleted.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
         elif isinstance(stmt, ast.ClassDef):
             end = stmt.end_lineno or stmt.lineno
             _add(index, stmt.name, Binding(end, "class", None, type_checking))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from localtypes.apply import Edit, apply_annotations
 from localtypes.choose import Candidate, ImportSpec, Reason, Target, WriteOptions, choose
 from localtypes.errors import LocaltypesError, SourceError
 from localtypes.safety import UnsafeEditError, check_edit
-from localtypes.scopes import build_index
+from localtypes.scopes import FUNCTION, build_index
 from localtypes.slots import Slot, SlotKind
 
 # Adding imports changes what the model sees of the module, so a second pass over the output
@@ -121,9 +121,25 @@ def write_rounds(
         if applied.source == current:
             break
         current = applied.source
+        if not _visible_to_model(applied.imports, applied.written):
+            break  # the model would see the same module: another pass would add nothing
     if current != source:
         _guarded(partial(check_edit, original, current, written, imports, names, filename))
     return WriteResult(current, tuple(added), skipped)
+
+
+def _visible_to_model(imports: Sequence[ImportSpec], written: Iterable[Target]) -> bool:
+    """Whether an edit can change what the model predicts for the other slots.
+
+    The extractor ignores annotations, except that a function's body (annotations of its
+    local variables included) feeds its slots' features; typing imports are invisible to
+    it (not module features, not pointer candidates). Other imports are visible.
+    """
+    if any(spec.module != "typing" for spec in imports):
+        return True
+    return any(
+        target.kind is SlotKind.VARIABLE and target.scope.kind == FUNCTION for target in written
+    )
 
 
 def _key(slot: Slot) -> SlotKey:

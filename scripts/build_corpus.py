@@ -60,6 +60,7 @@ DROP_DIRS = frozenset(
         "docs", "doc", "examples", "example", "benchmarks", "benchmark", "__pycache__",
         "_vendor", "vendor", "_vendored", "vendored", "third_party", "_third_party",
         "thirdparty", "extern", "_extern", "externals",
+        "typeshed",  # bundled copies of typeshed (typeshed-client); mypy's is handled apart
     }
 )  # fmt: skip
 # Top-level folders of an sdist that are not the package (build and maintenance scripts).
@@ -158,28 +159,26 @@ def download(entry: LockEntry, dist_dir: Path) -> tuple[Path | None, str]:
 # ----------------------------------------------------------------------------- unpack
 
 
-def iter_archive(path: Path) -> Iterator[tuple[str, bytes | None, int]]:
-    """Yield (member path, lazily read bytes or None for too big, size) for regular files."""
+def iter_archive(path: Path) -> Iterator[tuple[str, bytes | None]]:
+    """Yield (member path, bytes) for regular files; bytes is None for a member that is
+    not Python source or is too big to keep (not read at all)."""
     if path.name.endswith((".whl", ".zip")):
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
                 if info.is_dir():
                     continue
-                big = info.file_size > MAX_FILE_BYTES
-                if not info.filename.endswith((".py", ".pyi")):
-                    yield info.filename, b"", info.file_size
-                    continue
-                yield info.filename, None if big else zf.read(info), info.file_size
+                wanted = info.filename.endswith((".py", ".pyi"))
+                ok = wanted and info.file_size <= MAX_FILE_BYTES
+                yield info.filename, zf.read(info) if ok else None
     else:
         with tarfile.open(path) as tf:
             for member in tf.getmembers():
                 if not member.isfile():
                     continue
-                if not member.name.endswith((".py", ".pyi")) or member.size > MAX_FILE_BYTES:
-                    yield member.name, None if member.size > MAX_FILE_BYTES else b"", member.size
-                    continue
-                handle = tf.extractfile(member)
-                yield member.name, handle.read() if handle else None, member.size
+                wanted = member.name.endswith((".py", ".pyi"))
+                ok = wanted and member.size <= MAX_FILE_BYTES
+                handle = tf.extractfile(member) if ok else None
+                yield member.name, handle.read() if handle else None
 
 
 def source_path(member: str, is_sdist: bool, sdist_packages: set[str]) -> str | None:
@@ -240,12 +239,12 @@ def unpack(
     built = Built(entry_name, version, key, dist.name)
     is_sdist = not dist.name.endswith(".whl")
     members = list(iter_archive(dist))
-    sdist_packages = sdist_package_dirs([m for m, _, _ in members]) if is_sdist else set()
-    for member, data, _size in members:
+    sdist_packages = sdist_package_dirs([m for m, _ in members]) if is_sdist else set()
+    for member, data in members:
         if typeshed is not None and PurePosixPath(member).parts[:3] == TYPESHED_PREFIX:
             if member.endswith(".pyi") and data:
-                rel = "/".join(PurePosixPath(member).parts[3:])
-                _keep(typeshed, out_root, rel, data, seen_hashes)
+                stub = "/".join(PurePosixPath(member).parts[3:])
+                _keep(typeshed, out_root, stub, data, seen_hashes)
             continue
         if PurePosixPath(member).parts[:2] == TYPESHED_PREFIX[:2]:
             continue  # mypy's other bundled stubs: not mypy's own code

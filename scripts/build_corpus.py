@@ -277,7 +277,9 @@ def _keep(built: Built, out_root: Path, rel: str, data: bytes, seen_hashes: set[
 # ------------------------------------------------------------------------------ build
 
 
-def build(lock: Path, cache: Path, jobs: int, exclude: Path | None) -> int:
+def build(
+    lock: Path, cache: Path, jobs: int, exclude: Path | None, min_test: int = MIN_TEST_PACKAGES
+) -> int:
     started = time.monotonic()
     entries = parse_lock(lock)
     check_not_excluded(entries, load_excluded(exclude))
@@ -367,8 +369,8 @@ def build(lock: Path, cache: Path, jobs: int, exclude: Path | None) -> int:
     print(f"\ncorpus: {cache / 'corpus.json'}  (root {src})")
     print(f"skipped packages: {len(skipped)}; built in {time.monotonic() - started:.0f}s")
     n_test = len(splits["test"])
-    if n_test < MIN_TEST_PACKAGES:
-        log(f"ERROR: only {n_test} test packages (need >= {MIN_TEST_PACKAGES})")
+    if n_test < min_test:
+        log(f"ERROR: only {n_test} test packages (need >= {min_test})")
         return 1
     return 0
 
@@ -397,10 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=4, help="parallel downloads")
     parser.add_argument("--exclude", type=Path, default=None,
                         help="default: ../shared/data/train-exclude.txt")  # fmt: skip
+    parser.add_argument("--min-test", type=int, default=MIN_TEST_PACKAGES,
+                        help="fail below this many test packages (tiny locks: 0)")  # fmt: skip
     args = parser.parse_args(argv)
     cache: Path = args.cache or default_cache_dir()
     try:
-        return build(args.lock, cache, args.jobs, args.exclude)
+        return build(args.lock, cache, args.jobs, args.exclude, args.min_test)
     except CorpusError as exc:
         log(f"ERROR: {exc}")
         return 2

@@ -51,20 +51,27 @@ def _first_newline(text: str) -> str:
 
 def decode_source(data: bytes) -> DecodedSource:
     """Decode a source file's bytes as Python would; ``SourceError`` if they cannot be."""
+    bom = data.startswith(codecs.BOM_UTF8)
+    body = data[len(codecs.BOM_UTF8) :] if bom else data
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        if "invalid or missing" in str(exc.msg):  # a first line that is not UTF-8
+            _decode(body, "utf-8")
         raise SourceError(exc.msg, exc.lineno or 1, 0) from None
-    bom = data.startswith(codecs.BOM_UTF8)
-    body = data[len(codecs.BOM_UTF8) :] if bom else data
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    text = _decode(body, codec)
+    return DecodedSource(text=text, encoding=codec, bom=bom, newline=_first_newline(text))
+
+
+def _decode(body: bytes, codec: str) -> str:
+    """``body`` decoded, or a ``SourceError`` at the line and column of the first bad byte."""
     try:
-        text = body.decode(codec)
+        return body.decode(codec)
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
         column = exc.start - (body.rfind(b"\n", 0, exc.start) + 1)
         raise SourceError(f"cannot decode as {codec}: {exc.reason}", line, column) from None
-    return DecodedSource(text=text, encoding=codec, bom=bom, newline=_first_newline(text))
 
 
 def read_source(path: Path) -> DecodedSource:

@@ -40,6 +40,10 @@ _TYPE_FACTORIES = frozenset(
 )  # fmt: skip
 
 
+# Special forms that mean nothing without ``[...]``.
+_NEEDS_ARGUMENTS = frozenset({"Optional", "Union", "Literal", "Annotated", "Concatenate"})
+
+
 class Reason(str, enum.Enum):
     """Why a slot was left without an annotation."""
 
@@ -151,6 +155,7 @@ class _Context:
     line: int  # the line the annotation runs at, when it runs while importing
     mode: str  # "import" (runs at import), "deferred" (runs in a call) or "never"
     chain: List[Scope]  # local scopes the annotation's names are looked up in first
+    in_class: bool = False  # a method's slot or a class attribute: ``Self`` means something
 
 
 def choose(candidates: Sequence[Candidate], index: ModuleIndex, options: WriteOptions) -> Plan:
@@ -230,7 +235,7 @@ def _locate(slot: Slot, index: ModuleIndex) -> Tuple[Target, _Context]:
         outer = function.parent
         assert outer is not None
         mode = "never" if future else ("import" if outer.runs_at_import() else "deferred")
-        context = _Context(node.lineno, mode, list(outer.lookup_chain()))
+        context = _Context(node.lineno, mode, list(outer.lookup_chain()), outer.key.kind == CLASS)
         return Target(slot.kind, function.key, slot.name), context
     assigned = index.assigns.get(position)
     if assigned is None:
@@ -246,7 +251,7 @@ def _locate(slot: Slot, index: ModuleIndex) -> Tuple[Target, _Context]:
         mode = "never"
     else:
         mode = "import" if scope.runs_at_import() else "deferred"
-    context = _Context(statement.lineno, mode, list(scope.lookup_chain()))
+    context = _Context(statement.lineno, mode, list(scope.lookup_chain()), scope.key.kind == CLASS)
     return Target(SlotKind.VARIABLE, scope.key, slot.name, ordinal), context
 
 
@@ -345,6 +350,10 @@ class _Renderer:
             return f"{self._generic_head(head)}[{inner}]"
         dotted = _dotted(node)
         if dotted is not None:
+            if dotted in _NEEDS_ARGUMENTS:
+                raise _Skip(Reason.UNSUPPORTED, f"bare {dotted}")
+            if dotted == "Self" and not self.context.in_class:
+                raise _Skip(Reason.UNSUPPORTED, "Self outside a class")
             return self._name(dotted)
         if isinstance(node, ast.Constant):
             if node.value is None:
@@ -398,7 +407,7 @@ class _Renderer:
     def _subscriptable(self, origin: str) -> bool:
         """Whether ``origin[...]`` works at run time on the target version."""
         module = origin.rpartition(".")[0]
-        if module in ("typing", "typing_extensions"):
+        if module in ("typing", "typing_extensions") or self._generic_class(origin):
             return True
         if self.options.target_version < (3, 9):
             return False
@@ -407,6 +416,17 @@ class _Renderer:
             or origin in STDLIB_GENERICS_39
             or module == "collections.abc"
         )
+
+    def _generic_class(self, name: str) -> bool:
+        """A class of this module deriving from ``Generic[...]`` or ``Protocol[...]``."""
+        scope = self.index.scopes.get(ScopeKey(CLASS, name, 0))
+        if scope is None or not isinstance(scope.node, ast.ClassDef):
+            return False
+        for base in scope.node.bases:
+            head = _dotted(base.value) if isinstance(base, ast.Subscript) else None
+            if head is not None and head.rpartition(".")[2] in ("Generic", "Protocol"):
+                return True
+        return False
 
     # -- names --
 

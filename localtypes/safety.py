@@ -13,6 +13,7 @@ A failure is a bug in the writer: it raises ``UnsafeEditError`` and the file sta
 from __future__ import annotations
 
 import ast
+import warnings
 from collections import Counter
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -44,8 +45,10 @@ def check_edit(
     modified (annotations stripped).
     """
     try:
-        new_tree = ast.parse(new_source)
-        compile(new_tree, filename, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the user's SyntaxWarnings are not ours to print
+            new_tree = ast.parse(new_source)
+            compile(new_tree, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         raise UnsafeEditError(f"the annotated source does not compile: {exc}") from None
     _check_annotations(old_tree, new_tree, added)

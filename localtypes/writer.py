@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
@@ -59,7 +60,9 @@ class WriteResult:
 def parse(source: str) -> ast.Module:
     """``ast.parse`` with the errors turned into ``SourceError``."""
     try:
-        return ast.parse(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like: not ours to print
+            return ast.parse(source)
     except SyntaxError as exc:
         raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
     except (ValueError, RecursionError, MemoryError) as exc:

@@ -18,6 +18,7 @@ import ast
 import sys
 import sysconfig
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,11 +79,13 @@ def check_source(
 
 def verify(old: str, new: str, path: str) -> Optional[str]:
     """The first broken property of an edit, or None (independent of the writer's checks)."""
-    try:
-        compile(new, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        return f"does not compile: {exc}"
-    old_tree, new_tree = ast.parse(old), ast.parse(new)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(new, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            return f"does not compile: {exc}"
+        old_tree, new_tree = ast.parse(old), ast.parse(new)
     old_annotations = Counter(_annotations(old_tree))
     if old_annotations - Counter(_annotations(new_tree)):
         return "an existing annotation changed"

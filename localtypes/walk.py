@@ -118,11 +118,14 @@ class Walker:
             current = current / part
         return ignores
 
-    def _walk(self, folder: Path, ignores: _Ignores) -> Iterator[Path]:
+    def _walk(
+        self, folder: Path, ignores: _Ignores, problems: List[Tuple[str, str]]
+    ) -> Iterator[Path]:
         ignores = ignores.with_folder(folder)
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-        except OSError:
+        except OSError as exc:
+            problems.append((str(folder), f"cannot read the folder: {exc.strerror or exc}"))
             return
         for entry in entries:
             path = Path(entry.path)
@@ -137,7 +140,7 @@ class Walker:
                     or self.excluded(path, True)
                 ):
                     continue
-                yield from self._walk(path, ignores)
+                yield from self._walk(path, ignores, problems)
             elif (
                 entry.is_file()
                 and self.included(path)
@@ -158,7 +161,7 @@ class Walker:
         for raw in paths:
             path = Path(raw)
             if path.is_dir():
-                found = self._walk(path, self._ignores_above(path))
+                found = self._walk(path, self._ignores_above(path), problems)
             elif path.is_file():
                 found = iter(() if self.excluded(path) else (path,))
             else:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import List, Sequence
+from typing import Iterator, List, Sequence
+
+import pytest
 
 from localtypes.walk import Walker, project_root
 
@@ -86,3 +89,19 @@ def test_project_root_is_the_nearest_marker(tmp_path: Path) -> None:
     (tmp_path / "proj" / "pyproject.toml").write_text("", encoding="utf-8")
     assert project_root([str(tmp_path / "proj" / "src" / "pkg")]) == tmp_path / "proj"
     assert project_root([str(tmp_path / "proj" / "src" / "pkg" / "a.py")]) == tmp_path / "proj"
+
+
+def test_unreadable_folder_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    touch(tmp_path, "ok/a.py", "locked/b.py")
+    locked = tmp_path / "locked"
+    real_scandir = os.scandir
+
+    def scandir(path: Path) -> Iterator[os.DirEntry[str]]:
+        if Path(path) == locked:  # as for a folder without read permission
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    selection = Walker(tmp_path, ("*.py",), ()).select([str(tmp_path)])
+    assert [p.name for p in selection.files] == ["a.py"]
+    assert selection.problems == ((str(locked), "cannot read the folder: Permission denied"),)

@@ -69,8 +69,13 @@ STDLIB_GENERICS_39: FrozenSet[str] = frozenset(
     }
 )
 
-# Typing names newer than the oldest target we support (3.8), with the version adding them.
+# Typing names newer than some targets, with the Python version that added them.
 TYPING_MIN_VERSION: Dict[str, Tuple[int, int]] = {
+    "Literal": (3, 8),
+    "Protocol": (3, 8),
+    "Final": (3, 8),
+    "TypedDict": (3, 8),
+    "SupportsIndex": (3, 8),
     "ParamSpec": (3, 10),
     "ParamSpecArgs": (3, 10),
     "ParamSpecKwargs": (3, 10),

@@ -70,7 +70,8 @@ def cli() -> None:
     "-j",
     "--jobs",
     type=click.IntRange(min=1),
-    help="Files annotated in parallel, one model per process [default: the CPU count].",
+    help="Processes annotating files, one model each [default: the CPU count, fewer for "
+    "small runs].",
 )
 @click.option(
     "--include",

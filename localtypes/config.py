@@ -11,7 +11,7 @@ import dataclasses
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
@@ -27,10 +27,6 @@ ENV_PREFIX = "LOCALTYPES_"
 PYPROJECT = "pyproject.toml"
 
 
-def _default_jobs() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of localtypes, each with its default."""
@@ -43,7 +39,9 @@ class Settings:
     kinds: FrozenSet[SlotKind] = frozenset({SlotKind.PARAM, SlotKind.RETURN})
     # (major, minor) of the oldest Python the annotated code must run on; None: detect.
     target_version: Optional[Tuple[int, int]] = None
-    jobs: int = field(default_factory=_default_jobs)
+    # Processes annotating files; None: the CPU count, fewer when the files are few and
+    # small (starting a process and loading the model costs about a second).
+    jobs: Optional[int] = None
     # gitignore-style globs (the syntax of .gitignore, matched against paths relative to
     # the folder given on the command line): which files a folder walk takes, and which
     # files and folders it leaves out (also applied to files named on the command line).
@@ -114,6 +112,17 @@ def _float(
     return parse
 
 
+def _optional_int(low: int) -> Callable[[Any], Optional[int]]:
+    parse = _int(low)
+
+    def optional(value: Any) -> Optional[int]:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+            return None
+        return parse(value)
+
+    return optional
+
+
 def _optional_float(value: Any) -> Optional[float]:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
         return None
@@ -181,7 +190,7 @@ _PARSERS: Dict[str, Callable[[Any], Any]] = {
     "min_confidence": _optional_float,
     "kinds": _kinds,
     "target_version": parse_target_version,
-    "jobs": _int(1),
+    "jobs": _optional_int(1),
     "include": _strings,
     "exclude": _strings,
     "cache": _bool,

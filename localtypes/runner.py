@@ -240,16 +240,29 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+# Work worth a process of its own: about the bytes one process annotates in the time a new
+# one takes to start and load the model. Only the automatic job count looks at it.
+BYTES_PER_WORKER = 256 * 1024
+
+
+def worker_count(jobs: Optional[int], paths: Sequence[str]) -> int:
+    """``jobs`` processes (never more than files); when automatic, as many as pay off."""
+    if jobs is not None:
+        return min(jobs, len(paths))
+    total = sum(_size(path) for path in paths)
+    return max(1, min(os.cpu_count() or 1, len(paths), total // BYTES_PER_WORKER))
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def _largest_first(paths: Sequence[str]) -> List[str]:
     """Big files first, so that no worker is left with a big file at the end."""
-
-    def size(path: str) -> int:
-        try:
-            return os.stat(path).st_size
-        except OSError:
-            return 0
-
-    return sorted(paths, key=size, reverse=True)
+    return sorted(paths, key=_size, reverse=True)
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -331,7 +344,7 @@ def run(
             else:
                 record(outcome)
                 bar.update(1)
-        workers = min(settings.jobs, len(misses))
+        workers = worker_count(settings.jobs, misses)
         if workers > 1:
             outcomes = _in_pool(_largest_first(misses), options, workers)
         else:

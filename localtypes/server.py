@@ -44,7 +44,7 @@ from localtypes.errors import ModelStoreError, SourceError
 from localtypes.metrics import Metrics
 from localtypes.model import ModelInfo, Predictor, TypeGuess
 from localtypes.slots import ExtractedModule, SlotKind
-from localtypes.store import load_store
+from localtypes.store import ModelStore, load_store
 from localtypes.workers import Overloaded, TimedOut, WorkerPool
 
 if TYPE_CHECKING:
@@ -188,12 +188,12 @@ class App:
         self.in_flight = 0
         self.openapi = _openapi_document()
         self.predictor: Optional[_GuardedPredictor] = None
+        self._given = predictor
+        self._store: Optional[ModelStore] = None
         if predictor is not None:
             self.model: ModelInfo = predictor.info
-            load: Callable[[], Predictor] = lambda: predictor  # noqa: E731
         else:
-            store = load_store(settings.model)  # verified now: a broken store fails at once
-            threads = max(1, _usable_cores() // settings.max_concurrent_inference)
+            store = self._store = load_store(settings.model)  # a broken store fails at once
             self.model = ModelInfo(
                 name=store.name,
                 version=store.version,
@@ -203,7 +203,6 @@ class App:
                 threshold=store.threshold,
                 metrics=dict(store.manifest.get("metrics", {})),
             )
-            load = lambda: Predictor(store, intra_op_threads=threads)  # noqa: E731
         self.metrics.set_model(self.model.name, self.model.version, self.model.sha256)
         self.metrics.inference_in_flight.set_function(lambda: self.pool.busy)
         self.metrics.ready.set_function(lambda: 1 if self.ready else 0)
@@ -212,7 +211,7 @@ class App:
             (VERSION_HEADER, __version__),
         ]
         self._loader = threading.Thread(
-            target=self._load, args=(load,), name="localtypes-model-loader", daemon=True
+            target=self._load, name="localtypes-model-loader", daemon=True
         )
         self._loader.start()
         self._routes: Dict[str, Tuple[FrozenSet[str], Callable[[WSGIEnvironment], Reply]]] = {
@@ -227,11 +226,20 @@ class App:
 
     # --- lifecycle
 
-    def _load(self, load: Callable[[], Predictor]) -> None:
+    def create_predictor(self) -> Predictor:
+        """The predictor given to ``make_app``, or a new session on the verified store."""
+        if self._given is not None:
+            return self._given
+        assert self._store is not None
+        # One intra-op thread per core share: N concurrent requests never oversubscribe.
+        threads = max(1, _usable_cores() // self.settings.max_concurrent_inference)
+        return Predictor(self._store, intra_op_threads=threads)
+
+    def _load(self) -> None:
         """Create the onnxruntime session and run one warm-up inference; then ready."""
         try:
             predictor = _GuardedPredictor(
-                load(), self.max_slots, self.metrics.inference_duration.observe
+                self.create_predictor(), self.max_slots, self.metrics.inference_duration.observe
             )
             start = time.perf_counter()
             predict(_WARMUP_SOURCE, "warmup.py", predictor=predictor)
@@ -436,7 +444,12 @@ class App:
         except UnicodeDecodeError as exc:
             raise HTTPError(400, f"the body is not valid UTF-8 (byte {exc.start})") from None
         text = text[1:] if text.startswith("\ufeff") else text  # a BOM is not source
-        fields: Dict[str, Any] = dict(_query(environ))
+        fields: Dict[str, Any] = {}
+        for name, value in _query(environ).items():
+            try:
+                fields[name] = _QUERY_TEXT.get(name, str)(value)
+            except ValueError:
+                raise HTTPError(400, f"bad value for {name[:40]!r}: {value[:40]!r}") from None
         if "source" in fields:
             raise HTTPError(400, '"source" is not a query parameter: send it as the body')
         if media == _JSON_TYPE:
@@ -540,10 +553,6 @@ def make_app(settings: Settings, predictor: Optional[Predictor] = None) -> App:
 
 
 def _top_k(value: Any) -> int:
-    if isinstance(value, str):
-        if not value.strip().isdigit():
-            raise ValueError("an integer is needed")
-        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("an integer is needed")
     if not 1 <= value <= MAX_TOP_K:
@@ -552,8 +561,6 @@ def _top_k(value: Any) -> int:
 
 
 def _min_confidence(value: Any) -> float:
-    if isinstance(value, str):
-        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("a number is needed")
     if not 0.0 <= float(value) <= 1.0:
@@ -562,7 +569,7 @@ def _min_confidence(value: Any) -> float:
 
 
 def _kinds(value: Any) -> FrozenSet[SlotKind]:
-    items = value.split(",") if isinstance(value, str) else value
+    items = value
     if not isinstance(items, list) or not items:
         raise ValueError("a non-empty list of param, return, variable is needed")
     kinds = set()
@@ -580,6 +587,12 @@ def _target_version(value: Any) -> Optional[Tuple[int, int]]:
 
 
 _PREDICT_OPTIONS: Dict[str, Callable[[Any], Any]] = {"top_k": _top_k}
+# Query values are text: turned into the JSON types first, then validated alike.
+_QUERY_TEXT: Dict[str, Callable[[str], Any]] = {
+    "top_k": int,
+    "min_confidence": float,
+    "kinds": lambda text: text.split(","),
+}
 _ANNOTATE_OPTIONS: Dict[str, Callable[[Any], Any]] = {
     "min_confidence": _min_confidence,
     "kinds": _kinds,

@@ -102,7 +102,10 @@ def write_rounds(
             first = {_key(c.slot): c.slot for c in candidates}
         if round_number > 0:
             tree = parse(current)
-        plan = choose(candidates, build_index(tree, current), options)
+        index = build_index(tree, current)
+        if filename.endswith(".pyi"):
+            index.future_annotations = True  # stubs are never run: write as in typeshed
+        plan = choose(candidates, index, options)
         skipped = tuple(
             Skipped(_original(r.slot, first), r.reason.value, r.label, r.confidence, r.detail)
             for r in plan.rejected

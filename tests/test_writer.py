@@ -238,3 +238,12 @@ def test_kinds_filter_variables_out_by_default() -> None:
     result = write(source, candidates, WriteOptions(0.5))
     assert result.source == "def f() -> int:\n    x = 1\n    return x\n"
     assert result.skipped == ()
+
+
+def test_stub_files_use_modern_syntax_and_no_quotes() -> None:
+    source = "def f(x): ...\nclass Later: ...\n"
+    candidates = [Candidate(s, "Later | None", 1.0) for s in extract(source).slots]
+    result = write(source, candidates, WriteOptions(0.5, target_version=(3, 8)), "f.pyi")
+    assert result.source == "def f(x: Later | None) -> Later | None: ...\nclass Later: ...\n"
+    as_module = write(source, candidates, WriteOptions(0.5, target_version=(3, 8)), "f.py")
+    assert '"Optional[Later]"' in as_module.source

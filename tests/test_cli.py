@@ -353,3 +353,52 @@ def test_model_command_text_and_json() -> None:
     assert document["sha256"] == store.model_sha256
     assert document["name"] == store.name and document["version"] == store.version
     assert document["size_bytes"] > 0 and isinstance(document["metrics"], dict)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@requires_model
+def test_serve_answers_predict_like_the_cli_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import urllib.request
+
+    make_project(tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "localtypes", "serve", "--port", str(port), "--threads", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/v2/health/ready", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, server.communicate()[0]
+            assert time.monotonic() < deadline, "the service never became ready"
+            time.sleep(0.2)
+        body = json.dumps({"source": SAMPLE, "path": "pkg/mod0.py", "top_k": 3}).encode()
+        request = urllib.request.Request(
+            f"{base}/predict", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            served = json.loads(answer.read())
+        code, out, err = run(["predict", "pkg/mod0.py", "--top-k", "3"])
+        assert code == 0, err
+        assert served == json.loads(out)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0, output

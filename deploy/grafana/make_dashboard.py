@@ -96,7 +96,21 @@ PANELS: List[Dict[str, Any]] = [
         "title": "Model version",
         "unit": "short",
         "type": "table",
-        "targets": [(f"count by (version, sha256) (localtypes_model_info{sel()})", "")],
+        "targets": [(f"count by (name, version, sha256) (localtypes_model_info{sel()})", "")],
+    },
+    {
+        "title": "Ready instances",
+        "unit": "short",
+        "type": "stat",
+        "targets": [(f"sum(localtypes_ready{sel()})", "ready")],
+    },
+    {
+        "title": "Waiting for the model (queue wait p95) and rejected requests",
+        "unit": "s",
+        "targets": [
+            (quantile(0.95, "localtypes_queue_wait_seconds"), "queue wait p95"),
+            (f"sum by (reason) ({rate('localtypes_rejected_total')})", "rejected/s {{reason}}"),
+        ],
     },
     {
         "title": "Resident memory per instance",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import hashlib
 import io
 import os
 import sys
@@ -268,10 +269,23 @@ def _largest_first(paths: Sequence[str]) -> List[str]:
 # --- the run ----------------------------------------------------------------------------
 
 
+def code_fingerprint() -> str:
+    """A digest of localtypes' own source: a development checkout whose code changed gets
+    a fresh cache even though ``__version__`` did not move."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        try:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        except OSError:
+            continue
+    return digest.hexdigest()[:16]
+
+
 def cache_parts(settings: Settings, model_sha256: str, threshold: float) -> Dict[str, Any]:
     """The settings that decide what annotate writes (the cache key)."""
     return {
         "localtypes": __version__,
+        "code": code_fingerprint(),
         "model": model_sha256,
         "min_confidence": settings.min_confidence
         if settings.min_confidence is not None

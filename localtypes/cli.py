@@ -124,6 +124,7 @@ def annotate(
         },
     )
     mode = Mode.DIFF if diff else Mode.CHECK if check else Mode.WRITE
+    verbose = verbose and not quiet  # -q wins
     report = run(paths, settings, mode=mode, check=check, quiet=quiet, verbose=verbose)
     return report.exit_code
 

@@ -53,9 +53,7 @@ def check_edit(
         raise UnsafeEditError(f"the annotated source does not compile: {exc}") from None
     _check_annotations(old_tree, new_tree, added)
     _check_names(old_tree, new_tree, set(names), filename)
-    old_dump = ast.dump(_strip(old_tree))
-    new_dump = ast.dump(_strip(_remove_imports(new_tree, imports)))
-    if old_dump != new_dump:
+    if not equal_modulo_annotations(old_tree, _remove_imports(new_tree, imports)):
         raise UnsafeEditError("the edit changes more than annotations and imports")
 
 
@@ -197,35 +195,48 @@ def _check_names(
 # --- comparing modulo annotations ----------------------------------------------------------
 
 
-class _Stripper(ast.NodeTransformer):
-    """Remove every annotation: parameters, returns, and ``x: T = v`` -> ``x = v``."""
+_SKIPPED_FIELDS = {
+    ast.arg: ("annotation", "type_comment"),
+    ast.FunctionDef: ("returns", "type_comment"),
+    ast.AsyncFunctionDef: ("returns", "type_comment"),
+    ast.Assign: ("type_comment",),
+}
 
-    def visit_arg(self, node: ast.arg) -> ast.arg:
-        node.annotation = None
-        node.type_comment = None
-        return node
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
-        node.returns = None
-        self.generic_visit(node)
-        return node
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AsyncFunctionDef:
-        node.returns = None
-        self.generic_visit(node)
-        return node
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.stmt:
-        self.generic_visit(node)
+def _view(node: ast.AST) -> Tuple[str, List[object]]:
+    """A node's type and fields, annotations left out; ``x: T = v`` reads as ``x = v``."""
+    if isinstance(node, ast.AnnAssign):
         if node.value is None:
-            return ast.Pass()
-        return ast.Assign(targets=[node.target], value=node.value, type_comment=None)
+            return "Pass", []
+        return "Assign", [[node.target], node.value]
+    skipped = _SKIPPED_FIELDS.get(type(node), ())
+    fields = [getattr(node, name, None) for name in node._fields if name not in skipped]
+    return type(node).__name__, fields
 
 
-def _strip(tree: ast.Module) -> ast.Module:
-    result = _Stripper().visit(tree)
-    assert isinstance(result, ast.Module)
-    return result
+def equal_modulo_annotations(old: ast.AST, new: ast.AST) -> bool:
+    """Whether two trees are the same once every annotation is removed."""
+    stack: List[Tuple[object, object]] = [(old, new)]
+    while stack:
+        left, right = stack.pop()
+        if isinstance(left, ast.AST) and isinstance(right, ast.AST):
+            (left_type, left_fields), (right_type, right_fields) = _view(left), _view(right)
+            if left_type != right_type:
+                return False
+            stack.extend(zip(left_fields, right_fields))
+        elif isinstance(left, list) and isinstance(right, list):
+            if len(left) != len(right):
+                return False
+            stack.extend(zip(left, right))
+        elif not _same_leaf(left, right):
+            return False
+    return True
+
+
+def _same_leaf(left: object, right: object) -> bool:
+    if isinstance(left, (ast.AST, list)) or isinstance(right, (ast.AST, list)):
+        return False  # a node against a value: the shapes differ
+    return type(left) is type(right) and left == right
 
 
 def _remove_imports(tree: ast.Module, imports: Sequence[ImportSpec]) -> ast.Module:

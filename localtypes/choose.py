@@ -442,6 +442,9 @@ class _Renderer:
         if bindings and all(b.kind not in ("import", "global") for b in bindings):
             self._use(head)  # a module class or alias: ``Outer.Inner``
             return dotted, dotted
+        if (self._consistent_origin(head) or "").startswith("."):
+            self._use(head)  # ``from . import nodes``: labels keep ``nodes.Expr`` as written
+            return dotted, dotted
         for local, origin in self._imports_matching(dotted):
             self._use(local)
             return local + dotted[len(origin) :], dotted
@@ -474,13 +477,18 @@ class _Renderer:
 
     def _typing(self, name: str) -> str:
         """Spell a typing name the way the module imports typing."""
-        needed = TYPING_MIN_VERSION.get(name)
-        if needed is not None and self.options.target_version < needed:
-            raise _Skip(Reason.TOO_NEW, f"typing.{name} needs Python {needed[0]}.{needed[1]}")
         wanted = {f"typing.{name}", f"typing_extensions.{name}"}
         if self._consistent_origin(name) in wanted or self._planned_origin(name) in wanted:
             self._use(name)
             return name
+        needed = TYPING_MIN_VERSION.get(name)
+        if needed is not None and self.options.target_version < needed:
+            # typing_extensions is a dependency only if the module imports it already
+            for local in self._module_aliases("typing_extensions"):
+                if not self._shadowed(local):
+                    self._use(local)
+                    return f"{local}.{name}"
+            raise _Skip(Reason.TOO_NEW, f"typing.{name} needs Python {needed[0]}.{needed[1]}")
         for local in self._module_aliases("typing"):
             if not self._shadowed(local):
                 self._use(local)

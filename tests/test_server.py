@@ -284,13 +284,24 @@ def test_annotate_with_options_writes_annotations(api: Running) -> None:
     assert raw.status == 200 and raw.json() == document
 
 
-def test_annotate_refuses_what_the_writer_cannot_parse_in_bounded_time(api: Running) -> None:
-    depth = MAX_BRACKET_DEPTH + 10
-    source = ("x = " + "[" * depth + "1" + "]" * depth + "\n").encode()
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("x = " + "[" * (MAX_BRACKET_DEPTH + 10) + "1" + "]" * (MAX_BRACKET_DEPTH + 10) + "\n",
+         "nested"),
+        (("x = " + "[" * 32 + "1" + "]" * 32 + "\n") * 600, "too large"),
+    ],
+    ids=["deep", "costly"],
+)  # fmt: skip
+def test_annotate_refuses_what_the_writer_cannot_parse_in_bounded_time(
+    api: Running, source: str, words: str
+) -> None:
     start = time.monotonic()
-    answer = api.request("/annotate", source, content_type="text/x-python")
-    assert_error(answer, 413, "nested")
+    answer = api.request("/annotate", source.encode(), content_type="text/x-python")
+    assert_error(answer, 413, words)
     assert time.monotonic() - start < 5
+    # /predict reads the same source without libcst: it answers.
+    assert api.request("/predict", source.encode(), content_type="text/x-python").status == 200
 
 
 # --- errors -----------------------------------------------------------------------------

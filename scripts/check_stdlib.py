@@ -47,14 +47,10 @@ class FileCheck:
 def stdlib_files(root: Optional[Path] = None) -> List[Path]:
     """Every ``.py`` file of the standard library, sorted."""
     base = root or Path(sysconfig.get_paths()["stdlib"])
-    return sorted(
-        path for path in base.rglob("*.py") if not SKIP_DIRS.intersection(path.parts)
-    )
+    return sorted(path for path in base.rglob("*.py") if not SKIP_DIRS.intersection(path.parts))
 
 
-def check_source(
-    source: str, path: str, settings: Settings, predictor: Predictor
-) -> FileCheck:
+def check_source(source: str, path: str, settings: Settings, predictor: Predictor) -> FileCheck:
     """Annotate one source text and check the safety properties of the result."""
     try:
         result = annotate(source, path, settings=settings, predictor=predictor)

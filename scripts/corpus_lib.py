@@ -77,9 +77,7 @@ def parse_lock(path: Path = DEFAULT_LOCK) -> list[LockEntry]:
             continue
         entry = LockEntry(match.group(1), match.group(2), number)
         if entry.key in seen:
-            problems.append(
-                f"{path}:{number}: duplicate of line {seen[entry.key]}: {entry.name}"
-            )
+            problems.append(f"{path}:{number}: duplicate of line {seen[entry.key]}: {entry.name}")
             continue
         seen[entry.key] = number
         entries.append(entry)
@@ -146,9 +144,7 @@ def load_corpus(cache: Path | None = None) -> dict[str, Any]:
     cache = cache or default_cache_dir()
     index = cache / "corpus.json"
     if not index.is_file():
-        raise CorpusError(
-            f"no corpus at {index}: build it with 'python scripts/build_corpus.py'"
-        )
+        raise CorpusError(f"no corpus at {index}: build it with 'python scripts/build_corpus.py'")
     corpus: dict[str, Any] = json.loads(index.read_text(encoding="utf-8"))
     return corpus
 

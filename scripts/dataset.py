@@ -17,7 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,6 +44,20 @@ class ModuleRecord:
     @property
     def labels(self) -> List[str]:
         return [slot.label or "" for slot in self.slots]
+
+
+@dataclass
+class EncodedModule:
+    """One module's model inputs and training targets (arrays kept small for the cache)."""
+
+    features: np.ndarray[Any, Any]  # [S, F] int32
+    static: np.ndarray[Any, Any]  # [C, G] int32
+    mask: np.ndarray[Any, Any]  # [C] float32
+    pair_index: np.ndarray[Any, Any]  # [P, 2] int32 (slot, candidate), padding row dropped
+    pair_ids: np.ndarray[Any, Any]  # [P, PG] int32
+    vocab_target: np.ndarray[Any, Any]  # [S] int32: vocabulary index of the label, or -1
+    cand_target: np.ndarray[Any, Any]  # [S, C] bool: candidates equal to the label
+    kinds: np.ndarray[Any, Any]  # [S] int8
 
 
 def _extract_file(item: Tuple[str, str]) -> Optional[ModuleRecord]:

@@ -17,7 +17,9 @@ class TypeModel(nn.Module):  # type: ignore[misc]
         self, buckets: int, vocab_size: int, dim: int = 64, hidden: int = 256, pair: int = 128
     ) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(buckets, dim, padding_idx=0)
+        # Sparse gradients: a batch touches a few thousand of the hashed rows, and a dense
+        # update of the whole table would cost more than the rest of the step.
+        self.embedding = nn.Embedding(buckets, dim, padding_idx=0, sparse=True)
         self.slot_mlp = nn.Sequential(
             nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
         )
@@ -25,6 +27,7 @@ class TypeModel(nn.Module):  # type: ignore[misc]
         self.vocab_out = nn.Linear(hidden, vocab_size)
         self.cand_from_slot = nn.Linear(hidden, pair)
         self.cand_proj = nn.Linear(dim, pair)
+        self.pair_proj = nn.Linear(dim, pair, bias=False)
         self.cand_out = nn.Linear(pair, 1)
         nn.init.normal_(self.embedding.weight, std=0.05)
         with torch.no_grad():
@@ -47,16 +50,16 @@ class TypeModel(nn.Module):  # type: ignore[misc]
     ) -> torch.Tensor:
         h = self.dropout(self.slot_mlp(self.bag(features)))
         vocab_logits = self.vocab_out(h)
-        static = self.embedding(cand_static).sum(dim=2)  # [M, C, D]
-        static = torch.index_select(static, 0, slot_module)  # [S, C, D]
-        # Pair features are sparse: embed the P related (slot, candidate) rows and add
-        # them into the dense [S, C, D] grid (a scatter-add; padding rows add zeros).
-        pair = self.embedding(pair_ids).sum(dim=1)  # [P, D]
-        candidates = static.shape[1]
+        # Candidates are projected once per module, then copied to each of its slots.
+        static = self.cand_proj(self.embedding(cand_static).sum(dim=2))  # [M, C, H]
+        grid = torch.index_select(static, 0, slot_module)  # [S, C, H]
+        # Pair features are sparse: project the P related (slot, candidate) rows and add
+        # them into the grid (a scatter-add; padding rows add zeros).
+        pair = self.pair_proj(self.embedding(pair_ids).sum(dim=1))  # [P, H]
+        candidates = grid.shape[1]
         flat = pair_index[:, 0] * candidates + pair_index[:, 1]
-        grid = static.reshape(-1, static.shape[2]).index_add(0, flat, pair)
-        static = grid.reshape(static.shape)
-        joint = torch.relu(self.cand_proj(static) + self.cand_from_slot(h).unsqueeze(1))
+        grid = grid.reshape(-1, grid.shape[2]).index_add(0, flat, pair).reshape(grid.shape)
+        joint = torch.relu(grid + self.cand_from_slot(h).unsqueeze(1))
         cand_logits = self.cand_out(joint).squeeze(-1)
         cand_logits = cand_logits - 1e4 * torch.index_select(cand_mask, 0, slot_module)
         return torch.cat([vocab_logits, cand_logits], dim=1)

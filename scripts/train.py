@@ -21,7 +21,6 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dataset import (
+    EncodedModule,
     ModuleRecord,
     corpus_split_files,
     label_counts,
@@ -58,17 +58,6 @@ KIND_INDEX = {SlotKind.PARAM: 0, SlotKind.RETURN: 1, SlotKind.VARIABLE: 2}
 TARGET_PRECISION = 0.9
 
 
-@dataclass
-class EncodedModule:
-    features: np.ndarray[Any, Any]  # [S, F] int32
-    static: np.ndarray[Any, Any]  # [C, G] int32
-    mask: np.ndarray[Any, Any]  # [C] float32
-    pair_index: np.ndarray[Any, Any]  # [P, 2] int32 (slot, candidate), padding row dropped
-    pair_ids: np.ndarray[Any, Any]  # [P, PG] int32
-    targets: np.ndarray[Any, Any]  # [S, V + C] bool
-    kinds: np.ndarray[Any, Any]  # [S] int8
-
-
 def encode_records(encoder: Encoder, records: Sequence[ModuleRecord]) -> List[EncodedModule]:
     out = []
     for record in records:
@@ -80,11 +69,23 @@ def encode_records(encoder: Encoder, records: Sequence[ModuleRecord]) -> List[En
                 mask=batch.cand_mask[0],
                 pair_index=batch.pair_index[1:].astype(np.int32),
                 pair_ids=batch.pair_ids[1:].astype(np.int32),
-                targets=encoder.targets(batch, record.labels),
+                **sparse_targets(encoder, batch, record.labels),
                 kinds=np.array([KIND_INDEX[s.kind] for s in record.slots], dtype=np.int8),
             )
         )
     return out
+
+
+def sparse_targets(encoder: Encoder, batch: Any, labels: Sequence[str]) -> Dict[str, Any]:
+    dense = encoder.targets(batch, labels)
+    vocab = len(encoder.labels)
+    in_vocab = dense[:, :vocab]
+    return {
+        "vocab_target": np.where(in_vocab.any(axis=1), in_vocab.argmax(axis=1), -1).astype(
+            np.int32
+        ),
+        "cand_target": dense[:, vocab:],
+    }
 
 
 def encoded_splits(
@@ -126,7 +127,10 @@ def collate(modules: Sequence[EncodedModule], vocab: int) -> Dict[str, torch.Ten
             rows[:, 0] += row
             pair_rows.append(rows)
             pair_ids.append(module.pair_ids.astype(np.int64))
-        targets[row : row + count, : vocab + cands] = module.targets
+        rows = np.arange(row, row + count)
+        known = module.vocab_target >= 0
+        targets[rows[known], module.vocab_target[known]] = True
+        targets[row : row + count, vocab : vocab + cands] = module.cand_target
         slot_module[row : row + count] = m_index
         row += count
     return {
@@ -282,12 +286,19 @@ def train(args: argparse.Namespace) -> None:
     print(f"vocabulary {vocab} labels; encoded in {time.time() - started:.0f}s", flush=True)
 
     model = TypeModel(args.buckets, vocab, dim=args.dim, hidden=args.hidden)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    dense = [p for name, p in model.named_parameters() if not name.startswith("embedding.")]
+    optimizers = [
+        torch.optim.SparseAdam(list(model.embedding.parameters()), lr=args.lr),
+        torch.optim.Adam(dense, lr=args.lr),
+    ]
     steps_per_epoch = len(batches(train_set, args.batch_slots, False, rng))
     total_steps = max(1, steps_per_epoch * args.epochs)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=0.1
-    )
+    schedulers = [
+        torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=0.1
+        )
+        for optimizer in optimizers
+    ]
     best_acc, best_state = -1.0, None
     checkpoint = cache_dir / "checkpoint.pt"
     for epoch in range(args.epochs):
@@ -298,10 +309,12 @@ def train(args: argparse.Namespace) -> None:
             batch = collate(group, vocab)
             logits = model(*model_inputs(batch))
             loss = set_matching_loss(logits, batch["targets"])
-            optimizer.zero_grad()
+            for optimizer in optimizers:
+                optimizer.zero_grad()
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            for optimizer, scheduler in zip(optimizers, schedulers):
+                optimizer.step()
+                scheduler.step()
             running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
             if step % 50 == 0 or step == len(groups):
                 rate = step / (time.time() - epoch_start)

@@ -346,7 +346,10 @@ class _Renderer:
             if head is None:
                 raise _Skip(Reason.UNSUPPORTED, "subscript of a non-name")
             args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-            inner = ", ".join(self._expr(arg) for arg in args) if args else "()"
+            if head == "Literal":
+                inner = ", ".join(self._literal(arg) for arg in args)
+            else:
+                inner = ", ".join(self._expr(arg) for arg in args) if args else "()"
             return f"{self._generic_head(head)}[{inner}]"
         dotted = _dotted(node)
         if dotted is not None:
@@ -374,6 +377,18 @@ class _Renderer:
         ):
             return f"-{node.operand.value!r}"
         raise _Skip(Reason.UNSUPPORTED, ast.unparse(node)[:60])
+
+    def _literal(self, node: ast.expr) -> str:
+        """One value of ``Literal[...]``."""
+        if isinstance(node, ast.Name):
+            # Canonical labels lose the quotes of identifier-like strings (``Literal[r]``
+            # for ``Literal["r"]``); a bare name is never a valid literal value.
+            return repr(node.id)
+        if isinstance(node, ast.Attribute):
+            return self._expr(node)  # an enum member: ``Color.RED``
+        if isinstance(node, (ast.Constant, ast.UnaryOp)):
+            return self._expr(node)
+        raise _Skip(Reason.UNSUPPORTED, f"Literal of {ast.unparse(node)[:40]}")
 
     def _union(self, node: ast.BinOp) -> str:
         members: List[ast.expr] = []

@@ -5,11 +5,12 @@
 # slot: param use_re pattern -> re.Pattern[str]
 # slot: param unbox box -> Box[int]
 # slot: return unbox -> Plain[int]
-# slot: param unbox default -> Literal['a', "b"] | None
+# slot: param unbox default -> Literal[a, "b", Color.RED, -1, None] | None
 # skip: param make kind unsupported-label
 # skip: return make unsupported-label
 # skip: param use_re pattern name-clash
 import re
+from enum import Enum
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -39,10 +40,15 @@ class Plain:
     pass
 
 
+class Color(Enum):
+    RED = 1
+
+
 def unbox(box, default=None):
     pass
 # output:
 import re
+from enum import Enum
 from typing import Generic, TypeVar, Literal, Self
 
 T = TypeVar("T")
@@ -72,5 +78,9 @@ class Plain:
     pass
 
 
-def unbox(box: Box[int], default: Literal['a', 'b'] | None = None) -> "Plain[int]":
+class Color(Enum):
+    RED = 1
+
+
+def unbox(box: Box[int], default: Literal['a', 'b', Color.RED, -1, None] | None = None) -> "Plain[int]":
     pass

@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 from localtypes import __version__
 from localtypes.config import Settings, parse_target_version
 from localtypes.core import DEFAULT_TOP_K, MAX_TOP_K, annotate, predict
-from localtypes.errors import ModelStoreError, SourceError
+from localtypes.errors import LocaltypesError, ModelStoreError, SourceError
 from localtypes.metrics import Metrics
 from localtypes.model import ModelInfo, Predictor, TypeGuess
 from localtypes.slots import ExtractedModule, SlotKind
@@ -212,10 +212,6 @@ class App:
             (MODEL_VERSION_HEADER, self.model.version),
             (VERSION_HEADER, __version__),
         ]
-        self._loader = threading.Thread(
-            target=self._load, name="localtypes-model-loader", daemon=True
-        )
-        self._loader.start()
         self._routes: Dict[str, Tuple[FrozenSet[str], Callable[[WSGIEnvironment], Reply]]] = {
             "/predict": (frozenset({"POST"}), self._predict),
             "/annotate": (frozenset({"POST"}), self._annotate),
@@ -225,6 +221,10 @@ class App:
             "/metrics": (frozenset({"GET"}), self._metrics),
             "/openapi.json": (frozenset({"GET"}), self._openapi),
         }
+        self._loader = threading.Thread(
+            target=self._load, name="localtypes-model-loader", daemon=True
+        )
+        self._loader.start()
 
     # --- lifecycle
 
@@ -837,14 +837,21 @@ def _json_error_channel() -> Any:
     return JsonErrorChannel
 
 
+class ServeError(LocaltypesError):
+    """The service cannot start (for example, its port is taken)."""
+
+
 def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT, then drain and return.
 
-    Raises ``ModelStoreError`` when the model store is missing or damaged, or the model
-    cannot be loaded.
+    Raises ``ModelStoreError`` when the model store is missing or damaged or the model
+    cannot be loaded, and ``ServeError`` when the address cannot be bound.
     """
     configure_logging()
-    service = Service(settings)
+    try:
+        service = Service(settings)
+    except OSError as exc:  # the address is taken, or not ours to bind
+        raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from None
     if threading.current_thread() is threading.main_thread():
         # Explicit handlers: as PID 1 in a container, SIGTERM's default action is ignored.
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -661,3 +661,13 @@ def test_serve_refuses_a_missing_model_store(tmp_path: Path) -> None:
                 stdout=io.StringIO(), stderr=err)  # fmt: skip
     assert code == 2
     assert "no model store" in err.getvalue()
+
+
+def test_serve_reports_a_taken_port(api: Running) -> None:
+    from localtypes.cli import main
+
+    err = io.StringIO()
+    code = main(["serve", "--host", LOOPBACK, "--port", str(api.service.port)],
+                stdout=io.StringIO(), stderr=err)  # fmt: skip
+    assert code == 2
+    assert "cannot listen" in err.getvalue() and "Traceback" not in err.getvalue()

@@ -21,6 +21,7 @@ from localtypes.choose import ImportSpec, Target
 from localtypes.errors import LocaltypesError
 from localtypes.scopes import CLASS, FUNCTION, MODULE, ScopeKey
 from localtypes.slots import SlotKind
+from localtypes.stdtypes import BUILTIN_NAMES
 
 # (scope, what, name, ordinal): what is "param", "return" or "var" (then name is the target)
 AnnotationKey = Tuple[ScopeKey, str, str, int]
@@ -180,8 +181,8 @@ def undefined_names(tree: ast.Module, filename: str) -> Counter[str]:
 def _check_names(
     old_tree: ast.Module, new_tree: ast.Module, names: Set[str], filename: str
 ) -> None:
-    if not names:
-        return
+    if not names - BUILTIN_NAMES:
+        return  # builtins always resolve for pyflakes: nothing it could catch
     new = undefined_names(new_tree, filename)
     suspects = {name for name in names if new[name]}
     if not suspects:

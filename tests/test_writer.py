@@ -30,9 +30,10 @@ from localtypes.choose import Candidate, ImportSpec, Target, WriteOptions
 from localtypes.errors import SourceError
 from localtypes.extract import extract
 from localtypes.files import decode_source
+from localtypes.model import TypeGuess
 from localtypes.safety import UnsafeEditError, check_edit
 from localtypes.scopes import FUNCTION, ScopeKey
-from localtypes.slots import Slot, SlotKind
+from localtypes.slots import ExtractedModule, Slot, SlotKind
 from localtypes.writer import WriteResult, write
 
 CASES = Path(__file__).parent / "data" / "writer"
@@ -247,3 +248,55 @@ def test_stub_files_use_modern_syntax_and_no_quotes() -> None:
     assert result.source == "def f(x: Later | None) -> Later | None: ...\nclass Later: ...\n"
     as_module = write(source, candidates, WriteOptions(0.5, target_version=(3, 8)), "f.py")
     assert '"Optional[Later]"' in as_module.source
+
+
+# --- core.annotate without the model ---------------------------------------------------------
+
+
+class _ImportSensitivePredictor:
+    """Guesses that change with the module's imports, as the real model's may."""
+
+    def __init__(self) -> None:
+        from localtypes.model import ModelInfo
+
+        self.info = ModelInfo("stub", "0", "0" * 64, "-", 0, 0.5, {})
+
+    def predict(self, module: ExtractedModule, top_k: int = 5) -> List[Tuple[TypeGuess, ...]]:
+        seen_pathlib = any(o.startswith("pathlib") for o in module.info.imports.values())
+        guesses: List[Tuple[TypeGuess, ...]] = []
+        for slot in module.slots:
+            if slot.name == "path":
+                guesses.append((TypeGuess("pathlib.Path", 0.9),))
+            elif slot.name == "folder":  # confident only once pathlib is imported
+                guesses.append((TypeGuess("pathlib.Path", 0.9 if seen_pathlib else 0.3),))
+            elif slot.kind is SlotKind.RETURN:
+                guesses.append((TypeGuess("str | None", 0.8),))
+            else:
+                guesses.append((TypeGuess("int", 0.4),))
+        return guesses
+
+
+def test_annotate_reaches_a_fixed_point_and_reports() -> None:
+    import json
+
+    from localtypes.config import Settings
+    from localtypes.core import annotate
+
+    source = "def f(path, folder, count=0):\n    return None\n"
+    predictor = _ImportSensitivePredictor()
+    settings = Settings(target_version=(3, 9))
+    result = annotate(source, "f.py", settings=settings, predictor=predictor)  # type: ignore[arg-type]
+    assert result.source == (
+        "from pathlib import Path\nfrom typing import Optional\n\n"
+        "def f(path: Path, folder: Path, count=0) -> Optional[str]:\n    return None\n"
+    )
+    again = annotate(result.source, "f.py", settings=settings, predictor=predictor)  # type: ignore[arg-type]
+    assert not again.changed and again.source == result.source
+    document = json.loads(json.dumps(result.to_dict()))
+    assert [(a["name"], a["annotation"]) for a in document["added"]] == [
+        ("path", "Path"),
+        ("return", "Optional[str]"),
+        ("folder", "Path"),
+    ]
+    assert document["added"][2]["line"] == 1  # lines of the input, not of a later pass
+    assert [(s["name"], s["reason"]) for s in document["skipped"]] == [("count", "below-threshold")]

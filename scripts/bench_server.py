@@ -274,7 +274,8 @@ def soak(server: Server, body: bytes, clients: int, seconds: float) -> Dict[str,
     half = samples[n // 2 :]
     slope = _slope(half) * 60 if len(half) > 2 else 0.0
     early_mb, late_mb = statistics.median(early), statistics.median(late)
-    grows = late_mb - early_mb > max(5.0, 0.05 * early_mb) or slope > 1.0
+    # Both must hold: a one-off step (allocator arenas) is not growth, nor is noise.
+    grows = late_mb - early_mb > max(5.0, 0.05 * early_mb) and slope > 0.5
     return {
         "seconds": round(time.monotonic() - start, 1),
         "clients": clients,

@@ -300,3 +300,19 @@ def test_annotate_reaches_a_fixed_point_and_reports() -> None:
     ]
     assert document["added"][2]["line"] == 1  # lines of the input, not of a later pass
     assert [(s["name"], s["reason"]) for s in document["skipped"]] == [("count", "below-threshold")]
+
+
+def test_redefinitions_in_try_branches_never_swap() -> None:
+    source = (
+        "try:\n    pass\nexcept ImportError:\n    def f(a): pass\n"
+        "else:\n    def f(a): pass\n"
+        "class A:\n    x = 1\nclass A:\n    x = 2\n"
+    )
+    by_line = {4: "int", 6: "str", 8: "bytes", 10: "float"}
+    candidates = [Candidate(s, by_line[s.line], 1.0) for s in extract(source).slots]
+    kinds = frozenset({SlotKind.PARAM, SlotKind.VARIABLE})
+    result = write(source, candidates, WriteOptions(0.5, kinds))
+    lines = result.source.splitlines()
+    for item in result.added:  # whatever is written lands on the slot's own line
+        assert f": {item.text}" in lines[item.slot.line - 1]
+    assert {item.reason for item in result.skipped} <= {"slot-not-found"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
@@ -99,7 +100,9 @@ def write_rounds(
     for round_number in range(max_rounds):
         candidates = guess(current)
         if round_number == 0:
-            first = {_key(c.slot): c.slot for c in candidates}
+            keys = Counter(_key(c.slot) for c in candidates)
+            # Keys the extractor gives twice (a class defined twice) cannot be mapped back.
+            first = {_key(c.slot): c.slot for c in candidates if keys[_key(c.slot)] == 1}
         if round_number > 0:
             tree = parse(current)
         index = build_index(tree, current)
@@ -107,7 +110,9 @@ def write_rounds(
             index.future_annotations = True  # stubs are never run: write as in typeshed
         plan = choose(candidates, index, options)
         skipped = tuple(
-            Skipped(_original(r.slot, first), r.reason.value, r.label, r.confidence, r.detail)
+            Skipped(
+                _original(r.slot, first, round_number), r.reason.value, r.label, r.confidence, r.detail
+            )
             for r in plan.rejected
         )
         if not plan.choices:
@@ -115,7 +120,7 @@ def write_rounds(
         edits = {choice.target: Edit(choice.text, choice.imports) for choice in plan.choices}
         applied = _guarded(partial(apply_annotations, current, edits))
         for choice in plan.choices:
-            slot = _original(choice.slot, first)
+            slot = _original(choice.slot, first, round_number)
             if choice.target in applied.written:
                 added.append(Added(slot, choice.label, choice.text, choice.confidence))
                 written[choice.target] = choice.text
@@ -152,9 +157,9 @@ def _key(slot: Slot) -> SlotKey:
     return (slot.kind, slot.scope, slot.occurrence, slot.name)
 
 
-def _original(slot: Slot, first: Dict[SlotKey, Slot]) -> Slot:
+def _original(slot: Slot, first: Dict[SlotKey, Slot], round_number: int) -> Slot:
     """The slot as found in the source given (later passes see shifted line numbers)."""
-    return first.get(_key(slot), slot)
+    return first.get(_key(slot), slot) if round_number else slot
 
 
 def _guarded(step: Callable[[], _T]) -> _T:

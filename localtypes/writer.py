@@ -10,7 +10,15 @@ from functools import partial
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from localtypes.apply import Edit, apply_annotations
-from localtypes.choose import Candidate, ImportSpec, Reason, Target, WriteOptions, choose
+from localtypes.choose import (
+    Candidate,
+    ImportSpec,
+    Reason,
+    Rejection,
+    Target,
+    WriteOptions,
+    choose,
+)
 from localtypes.errors import LocaltypesError, SourceError
 from localtypes.safety import UnsafeEditError, check_edit
 from localtypes.scopes import FUNCTION, build_index
@@ -110,10 +118,7 @@ def write_rounds(
             index.future_annotations = True  # stubs are never run: write as in typeshed
         plan = choose(candidates, index, options)
         skipped = tuple(
-            Skipped(
-                _original(r.slot, first, round_number), r.reason.value, r.label, r.confidence, r.detail
-            )
-            for r in plan.rejected
+            _skipped(item, _original(item.slot, first, round_number)) for item in plan.rejected
         )
         if not plan.choices:
             break
@@ -150,6 +155,12 @@ def _visible_to_model(imports: Sequence[ImportSpec], written: Iterable[Target]) 
         return True
     return any(
         target.kind is SlotKind.VARIABLE and target.scope.kind == FUNCTION for target in written
+    )
+
+
+def _skipped(rejection: Rejection, slot: Slot) -> Skipped:
+    return Skipped(
+        slot, rejection.reason.value, rejection.label, rejection.confidence, rejection.detail
     )
 
 

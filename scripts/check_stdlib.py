@@ -42,6 +42,7 @@ class FileCheck:
     reason: str = ""
     added: Counter[str] = field(default_factory=Counter)  # by slot kind
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
+    source: str = ""  # the annotated source (when changed)
 
 
 def stdlib_files(root: Optional[Path] = None) -> List[Path]:
@@ -58,7 +59,7 @@ def check_source(source: str, path: str, settings: Settings, predictor: Predicto
         return FileCheck("skipped", f"source: {exc.reason}")
     except LocaltypesError as exc:
         return FileCheck("failed", f"writer refused its own edit: {exc}")
-    check = FileCheck("changed" if result.changed else "unchanged")
+    check = FileCheck("changed" if result.changed else "unchanged", source=result.source)
     check.added.update(item.slot.kind.value for item in result.added)
     check.rejected.update(item.reason for item in result.skipped)
     if not result.changed:

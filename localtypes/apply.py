@@ -14,7 +14,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Sequence, Set, Tuple, Un
 
 import libcst as cst
 
-from localtypes.choose import ImportSpec, Target
+from localtypes.choose import Edit, ImportSpec, Target
 from localtypes.errors import SourceError
 from localtypes.scopes import CLASS, FUNCTION, MODULE, ScopeKey
 from localtypes.slots import SlotKind
@@ -38,14 +38,6 @@ _DESCEND = (
     cst.Match,
     cst.MatchCase,
 )
-
-
-@dataclass(frozen=True)
-class Edit:
-    """One annotation to write and the imports it needs."""
-
-    text: str
-    imports: Tuple[ImportSpec, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,14 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """One annotation to write and the imports it needs."""
+
+    text: str
+    imports: Tuple[ImportSpec, ...] = ()
+
+
+@dataclass(frozen=True)
 class Choice:
     """One annotation to write."""
 

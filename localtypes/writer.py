@@ -7,11 +7,23 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+)
 
-from localtypes.apply import Edit, apply_annotations
 from localtypes.choose import (
     Candidate,
+    Edit,
     ImportSpec,
     Reason,
     Rejection,
@@ -27,6 +39,9 @@ from localtypes.slots import Slot, SlotKind
 # Adding imports changes what the model sees of the module, so a second pass over the output
 # could pick more slots; the writer repeats until nothing changes (idempotence), at most this.
 MAX_ROUNDS = 3
+
+if TYPE_CHECKING:
+    from localtypes.apply import Applied
 
 SlotKey = Tuple[SlotKind, str, int, str]
 _T = TypeVar("_T")
@@ -64,6 +79,14 @@ class WriteResult:
     @property
     def changed(self) -> bool:
         return bool(self.added)
+
+
+def apply_annotations(source: str, edits: Mapping[Target, Edit]) -> Applied:
+    """``localtypes.apply.apply_annotations``, imported on first use: libcst takes a while
+    to import, and ``predict`` never needs it."""
+    from localtypes import apply
+
+    return apply.apply_annotations(source, edits)
 
 
 def parse(source: str) -> ast.Module:

@@ -99,13 +99,18 @@ class ModuleIndex:
     star_import: bool
     deleted: Set[str]  # names a module-level ``del`` unbinds: never safe to rely on
     lines: List[str]
+    _annotated: Dict[ScopeKey, Set[str]] = field(default_factory=dict)
 
     def annotated_names(self, scope: Scope) -> Set[str]:
         """Names with an annotated assignment anywhere in the scope's body."""
-        found: Set[str] = set()
-        for stmt in scope_statements(_body(scope.node)):
-            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                found.add(stmt.target.id)
+        found = self._annotated.get(scope.key)
+        if found is None:
+            found = {
+                stmt.target.id
+                for stmt in scope_statements(_body(scope.node))
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+            }
+            self._annotated[scope.key] = found
         return found
 
 

@@ -552,24 +552,20 @@ class _Renderer:
 
     def _consistent_origin(self, name: str) -> Optional[str]:
         """The origin of a name every module-level binding of which imports the same thing."""
-        bindings = self.index.bindings.get(name) or []
-        origins = {b.origin if b.kind == "import" else None for b in bindings}
-        if len(origins) == 1:
-            return origins.pop()
-        return None
+        return self.index.import_origins().get(name)
 
     def _module_aliases(self, module: str) -> List[str]:
         """Local names bound (only) to ``import module``."""
-        return sorted(
-            local for local in self.index.bindings if self._consistent_origin(local) == module
-        ) + sorted(local for local, origin in self.planned.items() if origin == module)
+        origins = self.index.import_origins()
+        return sorted(local for local, origin in origins.items() if origin == module) + sorted(
+            local for local, origin in self.planned.items() if origin == module
+        )
 
     def _imports_matching(self, dotted: str) -> List[Tuple[str, str]]:
         """(local, origin) of imports that ``dotted`` lives under, the most specific first."""
         found: List[Tuple[str, str]] = []
-        for local in self.index.bindings:
-            origin = self._consistent_origin(local)
-            if origin and not origin.startswith(".") and _under(dotted, origin):
+        for local, origin in self.index.import_origins().items():
+            if not origin.startswith(".") and _under(dotted, origin):
                 found.append((local, origin))
         for local, origin in (*self.planned.items(), *self._new_locals().items()):
             if _under(dotted, origin):

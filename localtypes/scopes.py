@@ -100,6 +100,18 @@ class ModuleIndex:
     deleted: Set[str]  # names a module-level ``del`` unbinds: never safe to rely on
     lines: List[str]
     _annotated: Dict[ScopeKey, Set[str]] = field(default_factory=dict)
+    _origins: Optional[Dict[str, str]] = None
+
+    def import_origins(self) -> Dict[str, str]:
+        """Names every module-level binding of which imports the same thing -> that origin."""
+        if self._origins is None:
+            self._origins = {}
+            for name, bindings in self.bindings.items():
+                origins = {b.origin if b.kind == "import" else None for b in bindings}
+                origin = origins.pop() if len(origins) == 1 else None
+                if origin is not None:
+                    self._origins[name] = origin
+        return self._origins
 
     def annotated_names(self, scope: Scope) -> Set[str]:
         """Names with an annotated assignment anywhere in the scope's body."""

@@ -315,27 +315,52 @@ def _statement(text: str) -> cst.SimpleStatementLine:
 
 
 def _merge(node: cst.ImportFrom, names: Sequence[str]) -> cst.ImportFrom:
-    """Append names to ``from M import ...``, following its comma and line style."""
+    """Append names to ``from M import ...``, following its comma and line style.
+
+    Comments stay on the names they follow; new names get none.
+    """
     assert not isinstance(node.names, cst.ImportStar)
     aliases = list(node.names)
     last = aliases[-1]
     added = [cst.ImportAlias(name=cst.Name(name)) for name in sorted(names)]
-    if isinstance(last.comma, cst.Comma):
-        # A trailing comma (often a parenthesised block, one name a line): keep the layout.
-        if len(aliases) > 1:
-            separator = aliases[-2].comma
-        elif node.lpar is not None:
-            separator = cst.Comma(whitespace_after=node.lpar.whitespace_after)
-        else:
-            separator = cst.Comma(whitespace_after=_SPACE)
-        new_aliases = [*aliases[:-1], last.with_changes(comma=separator)]
-        for alias in added[:-1]:
-            new_aliases.append(alias.with_changes(comma=separator))
-        new_aliases.append(added[-1].with_changes(comma=last.comma))
+    closing = last.comma.whitespace_after if isinstance(last.comma, cst.Comma) else None
+    if isinstance(last.comma, cst.Comma) and isinstance(closing, cst.ParenthesizedWhitespace):
+        # One name a line with a trailing comma: new names go on lines of their own.
+        indent = _item_indent(node, aliases)
+        bare = closing.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+        between = cst.Comma(whitespace_after=bare.with_changes(last_line=indent))
+        new_aliases = [
+            *aliases[:-1],
+            last.with_changes(
+                comma=last.comma.with_changes(
+                    whitespace_after=closing.with_changes(last_line=indent)
+                )
+            ),
+            *(alias.with_changes(comma=between) for alias in added[:-1]),
+            added[-1].with_changes(comma=cst.Comma(whitespace_after=bare)),
+        ]
     else:
         comma = cst.Comma(whitespace_after=_SPACE)
-        new_aliases = [*aliases[:-1], last.with_changes(comma=comma)]
-        for alias in added[:-1]:
-            new_aliases.append(alias.with_changes(comma=comma))
-        new_aliases.append(added[-1])
+        trailing = last.comma  # a trailing comma on one line, ``(a, b,)``, stays at the end
+        new_aliases = [
+            *aliases[:-1],
+            last.with_changes(comma=comma),
+            *(alias.with_changes(comma=comma) for alias in added[:-1]),
+            added[-1].with_changes(comma=trailing),
+        ]
     return node.with_changes(names=new_aliases)
+
+
+def _item_indent(node: cst.ImportFrom, aliases: Sequence[cst.ImportAlias]) -> cst.SimpleWhitespace:
+    """The indentation of the names of a parenthesised import, one a line."""
+    if len(aliases) > 1:
+        before_last = aliases[-2].comma
+        if isinstance(before_last, cst.Comma) and isinstance(
+            before_last.whitespace_after, cst.ParenthesizedWhitespace
+        ):
+            return before_last.whitespace_after.last_line
+    if node.lpar is not None and isinstance(
+        node.lpar.whitespace_after, cst.ParenthesizedWhitespace
+    ):
+        return node.lpar.whitespace_after.last_line
+    return cst.SimpleWhitespace("    ")

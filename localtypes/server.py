@@ -45,7 +45,7 @@ from localtypes.metrics import Metrics
 from localtypes.model import ModelInfo, Predictor, TypeGuess
 from localtypes.slots import ExtractedModule, SlotKind
 from localtypes.store import ModelStore, load_store
-from localtypes.workers import Overloaded, TimedOut, WorkerPool
+from localtypes.workers import Budget, Overloaded, TimedOut, WorkerPool
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -57,9 +57,12 @@ MODEL_VERSION_HEADER = "X-Localtypes-Model-Version"
 VERSION_HEADER = "X-Localtypes-Version"
 REQUEST_ID_HEADER = "X-Request-Id"
 
-# Per-request bounds beyond the body size (see README, "REST service"):
-# the model's batch grows with the slots of one file (a 300-line file has about 100).
-MAX_SLOTS = 5000
+# The model's memory grows with the slots of one call, about 180 KiB each at peak (a
+# 300-line file has about 100; the largest file of the standard library about 2000).
+# One request may send MAX_SLOTS, and the calls running at once share SLOT_BUDGET, so
+# the peak stays near 450 MiB above the idle process whatever the clients send.
+MAX_SLOTS = 2500
+SLOT_BUDGET = 2500
 # /annotate parses with libcst, whose native parser cannot be cancelled mid-way and slows
 # down sharply with bracket nesting. Its work is estimated first (AST nodes weighted by
 # 1 + bracket depth / 4: about 0.1 per byte of ordinary code, measured at ~20 us per unit
@@ -139,15 +142,19 @@ class SourceRequest:
 
 
 class _GuardedPredictor(Predictor):
-    """The shared predictor, timed for the metrics, refusing batches above ``max_slots``.
+    """The shared predictor: timed for the metrics, refusing batches above ``max_slots``,
+    and running a call only when its slots fit in the shared budget.
 
     It wraps a loaded predictor (so ``Predictor.__init__`` is deliberately not called) and
     hands every other attribute to it.
     """
 
-    def __init__(self, inner: Predictor, max_slots: int, observe: Callable[[float], None]) -> None:
+    def __init__(
+        self, inner: Predictor, max_slots: int, budget: Budget, observe: Callable[[float], None]
+    ) -> None:
         self._inner = inner
         self._max_slots = max_slots
+        self._budget = budget
         self._observe = observe
         self.info = inner.info
 
@@ -157,11 +164,15 @@ class _GuardedPredictor(Predictor):
     def predict(self, module: ExtractedModule, top_k: int = 5) -> List[Tuple[TypeGuess, ...]]:
         if len(module.slots) > self._max_slots:
             raise TooManySlots(len(module.slots), self._max_slots)
-        start = time.perf_counter()
-        try:
-            return self._inner.predict(module, top_k)
-        finally:
-            self._observe(time.perf_counter() - start)
+
+        def call() -> List[Tuple[TypeGuess, ...]]:
+            start = time.perf_counter()
+            try:
+                return self._inner.predict(module, top_k)
+            finally:
+                self._observe(time.perf_counter() - start)
+
+        return self._budget.run(max(1, len(module.slots)), call)
 
 
 def _usable_cores() -> int:
@@ -241,7 +252,10 @@ class App:
         """Create the onnxruntime session and run one warm-up inference; then ready."""
         try:
             predictor = _GuardedPredictor(
-                self.create_predictor(), self.max_slots, self.metrics.inference_duration.observe
+                self.create_predictor(),
+                self.max_slots,
+                Budget(max(self.max_slots, SLOT_BUDGET)),
+                self.metrics.inference_duration.observe,
             )
             start = time.perf_counter()
             predict(_WARMUP_SOURCE, "warmup.py", predictor=predictor)

@@ -66,6 +66,43 @@ def _set_async_exc(thread_id: int, exc: Optional[type[BaseException]]) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), target)
 
 
+class Budget:
+    """A shared amount (such as slots in the model at once) that jobs take and give back.
+
+    Safe under ``Cancelled``: a job cancelled while waiting or holding gives back exactly
+    what it took.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._free = total
+        self._cond = threading.Condition()
+
+    @property
+    def free(self) -> int:
+        return self._free
+
+    def run(self, amount: int, fn: Callable[[], T]) -> T:
+        """Wait until ``amount`` is free (``amount`` <= ``total``), run ``fn``, give it back."""
+        taken = 0
+        try:
+            with self._cond:
+                while self._free < amount:
+                    self._cond.wait(0.1)  # short waits: a cancelled job stops promptly
+                self._free -= amount
+                taken = amount  # no call between these two lines: Cancelled cannot split them
+            return fn()
+        finally:
+            while taken:
+                try:
+                    with self._cond:
+                        self._free += taken
+                        taken = 0  # likewise atomic with the line above
+                        self._cond.notify_all()
+                except Cancelled:
+                    continue  # arrived while giving back: finish giving back, the job ends anyway
+
+
 class WorkerPool:
     """``size`` worker threads, each running one job at a time."""
 

@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from localtypes.choose import ImportSpec, Target
-from localtypes.errors import LocaltypesError
+from localtypes.errors import LocaltypesError, SourceError
 from localtypes.scopes import CLASS, FUNCTION, MODULE, ScopeKey
 from localtypes.slots import SlotKind
 from localtypes.stdtypes import BUILTIN_NAMES
@@ -51,11 +51,23 @@ def check_edit(
             new_tree = ast.parse(new_source)
             compile(new_tree, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
+        if not _compiles(old_tree, filename):  # it parsed, but never was valid Python
+            raise SourceError(f"does not compile: {exc}") from None
         raise UnsafeEditError(f"the annotated source does not compile: {exc}") from None
     _check_annotations(old_tree, new_tree, added)
     _check_names(old_tree, new_tree, set(names), filename)
     if not equal_modulo_annotations(old_tree, _remove_imports(new_tree, imports)):
         raise UnsafeEditError("the edit changes more than annotations and imports")
+
+
+def _compiles(tree: ast.Module, filename: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(tree, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 # --- annotations ---------------------------------------------------------------------------

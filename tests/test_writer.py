@@ -316,3 +316,10 @@ def test_redefinitions_in_try_branches_never_swap() -> None:
     for item in result.added:  # whatever is written lands on the slot's own line
         assert f": {item.text}" in lines[item.slot.line - 1]
     assert {item.reason for item in result.skipped} <= {"slot-not-found"}
+
+
+def test_source_that_parses_but_never_compiled_is_a_source_error() -> None:
+    source = "def f(x):\n    return x\nfrom __future__ import annotations\n"
+    candidates = [Candidate(s, "int", 1.0) for s in extract(source).slots]
+    with pytest.raises(SourceError, match="does not compile"):
+        write(source, candidates, WriteOptions(0.5))

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 OTHER = "<other>"
 TEMPLATES = ("{}", "{} | None", "list[{}]")
-MAX_BASES = 24  # visible names turned into candidates, per module
+MAX_BASES = 64  # visible names turned into candidates, per module (defaults for new stores)
 SLOT_FEATURES = 48
 STATIC_FEATURES = 8
 PAIR_FEATURES = 8
@@ -56,11 +56,13 @@ class Candidate:
     source: str  # "class", "import" or "relative"
 
 
-def visible_candidates(info: ModuleInfo) -> List[Candidate]:
-    """The module's classes and imported class-like names, in a stable order."""
+def visible_candidates(info: ModuleInfo, limit: int = MAX_BASES) -> List[Candidate]:
+    """The module's classes, type aliases and imported class-like names, in a stable order."""
     found: Dict[str, Candidate] = {}
     for name in info.classes:
         found.setdefault(name, Candidate(label=name, local=name, source="class"))
+    for name in info.aliases:
+        found.setdefault(name, Candidate(label=name, local=name, source="alias"))
     for local, origin in info.imports.items():
         last = origin.rsplit(".", 1)[-1]
         if not last[:1].isupper() or last.isupper():
@@ -71,7 +73,7 @@ def visible_candidates(info: ModuleInfo) -> List[Candidate]:
         relative = origin.startswith(".")
         label = local if relative else origin
         found.setdefault(label, Candidate(label, local, "relative" if relative else "import"))
-    return list(found.values())[:MAX_BASES]
+    return list(found.values())[:limit]
 
 
 @dataclass
@@ -102,25 +104,45 @@ class Batch:
 class Encoder:
     """Turns modules into model inputs, with the label vocabulary of one model store."""
 
-    def __init__(self, labels: Sequence[str], buckets: int) -> None:
+    def __init__(
+        self,
+        labels: Sequence[str],
+        buckets: int,
+        max_bases: int = MAX_BASES,
+        templates: Sequence[str] = TEMPLATES,
+    ) -> None:
         self.labels = list(labels)
         self.index = {label: i for i, label in enumerate(self.labels)}
         self.buckets = buckets
         self.other = self.index[OTHER]
+        self.max_bases = max_bases
+        self.templates = tuple(templates)
 
     @classmethod
     def from_vocab(cls, vocab: Dict[str, Any]) -> Encoder:
-        return cls(labels=vocab["labels"], buckets=int(vocab["buckets"]))
+        """The encoder a model store was trained with (its vocabulary and parameters)."""
+        return cls(
+            labels=vocab["labels"],
+            buckets=int(vocab["buckets"]),
+            max_bases=int(vocab.get("max_bases", 24)),
+            templates=vocab.get("templates", TEMPLATES),
+        )
 
     def to_vocab(self) -> Dict[str, Any]:
-        return {"labels": self.labels, "buckets": self.buckets, "templates": list(TEMPLATES)}
+        return {
+            "labels": self.labels,
+            "buckets": self.buckets,
+            "max_bases": self.max_bases,
+            "templates": list(self.templates),
+        }
 
     def _ids(self, features: Sequence[str], width: int) -> List[int]:
         ids = [feature_id(f, self.buckets) for f in features[:width]]
         return ids + [0] * (width - len(ids))
 
     def candidates(self, info: ModuleInfo) -> List[Tuple[Candidate, int]]:
-        return [(cand, t) for cand in visible_candidates(info) for t in range(len(TEMPLATES))]
+        bases = visible_candidates(info, self.max_bases)
+        return [(cand, t) for cand in bases for t in range(len(self.templates))]
 
     def encode(self, module: ExtractedModule) -> Batch:
         """The model inputs for every slot of one module."""
@@ -128,8 +150,8 @@ class Encoder:
 
     def encode_slots(self, slots: Sequence[Slot], info: ModuleInfo) -> Batch:
         cands = self.candidates(info)
-        bases = visible_candidates(info)
-        templates = len(TEMPLATES)
+        bases = visible_candidates(info, self.max_bases)
+        templates = len(self.templates)
         width = max(len(cands), 1)  # never a zero-sized axis: ONNX handles those badly
         static = np.zeros((1, width, STATIC_FEATURES), dtype=np.int64)
         mask = np.ones((1, width), dtype=np.float32)
@@ -159,7 +181,7 @@ class Encoder:
             slot_module=np.zeros(len(slots), dtype=np.int64),
             pair_index=np.array(pair_index, dtype=np.int64),
             pair_ids=np.array(pair_ids, dtype=np.int64),
-            cand_labels=[[TEMPLATES[t].format(c.label) for c, t in cands]],
+            cand_labels=[[self.templates[t].format(c.label) for c, t in cands]],
         )
 
     def targets(self, batch: Batch, labels: Sequence[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:

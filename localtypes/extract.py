@@ -21,7 +21,7 @@ FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
 # Bump whenever a change alters any slot's features: a model is only valid for the
 # features it was trained on, and the loader refuses a store made for another version.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 _SPLIT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _DOC_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
@@ -105,7 +105,7 @@ def _module_info(tree: ast.Module) -> ModuleInfo:
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
-                if isinstance(target, ast.Name) and target.id[:1].isupper():
+                if isinstance(target, ast.Name) and _is_type_alias(target.id, stmt):
                     aliases.append(target.id)
     add_classes(_module_statements(tree.body), "")
     return ModuleInfo(
@@ -114,6 +114,27 @@ def _module_info(tree: ast.Module) -> ModuleInfo:
         aliases=tuple(dict.fromkeys(aliases)),
         future_annotations=future,
     )
+
+
+_TYPE_FACTORIES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple", "NewType", "TypeAliasType"})
+
+
+def _is_type_alias(name: str, stmt: Union[ast.Assign, ast.AnnAssign]) -> bool:
+    """Whether a module-level assignment defines a type: an alias, a TypeVar, a NewType."""
+    value = stmt.value
+    if isinstance(stmt, ast.AnnAssign):
+        annotation = dotted(stmt.annotation) or ""
+        if annotation.rsplit(".", 1)[-1] == "TypeAlias":
+            return True
+    if isinstance(value, ast.Call):
+        return (dotted(value.func) or "").rsplit(".", 1)[-1] in _TYPE_FACTORIES
+    if isinstance(value, ast.Subscript) or (
+        isinstance(value, ast.BinOp) and isinstance(value.op, ast.BitOr)
+    ):
+        return True  # ``KeyT = Union[bytes, str]``, ``Pair = tuple[int, int]``
+    bare = name.lstrip("_")
+    capwords = bare[:1].isupper() and not bare.isupper()
+    return capwords and isinstance(value, (ast.Name, ast.Attribute))
 
 
 # --- expression summaries ------------------------------------------------------------------

@@ -62,7 +62,8 @@ class ModuleInfo:
     imports: Dict[str, str]
     # classes defined in the module, dotted for nested ones: "Token", "Outer.Inner".
     classes: Tuple[str, ...]
-    # module-level names bound to something else (type aliases, TypeVars, constants).
+    # module-level names that stand for types: aliases (``KeyT = Union[bytes, str]``),
+    # TypeVars, NewTypes.
     aliases: Tuple[str, ...]
     # True when the module has ``from __future__ import annotations``.
     future_annotations: bool

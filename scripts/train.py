@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dataset import (
     EncodedModule,
     ModuleRecord,
+    cap_per_package,
     corpus_split_files,
     label_counts,
     load_splits,
@@ -153,6 +154,14 @@ def batches(
     order = list(range(len(modules)))
     if shuffle:
         rng.shuffle(order)
+        # Batches pad the candidate axis to their widest module: sort windows of modules
+        # by width so that one import-heavy module does not pad a whole batch.
+        window = 64
+        order = [
+            index
+            for start in range(0, len(order), window)
+            for index in sorted(order[start : start + window], key=lambda i: len(modules[i].static))
+        ]
     out: List[List[EncodedModule]] = []
     current: List[EncodedModule] = []
     size = 0
@@ -164,6 +173,8 @@ def batches(
             current, size = [], 0
     if current:
         out.append(current)
+    if shuffle:
+        rng.shuffle(out)
     return out
 
 
@@ -281,6 +292,9 @@ def train(args: argparse.Namespace) -> None:
     ]
     encoder = Encoder(labels=vocab_labels, buckets=args.buckets)
     vocab = len(vocab_labels)
+    # Validation decides the checkpoint, the temperature and the threshold: cap each
+    # package's share as in train, so one big package does not decide them alone.
+    cap_per_package(splits["valid"], args.cap, args.seed)
     train_set, valid_set = encoded_splits(encoder, splits, cache_dir)
     valid_set = valid_set or train_set
     print(f"vocabulary {vocab} labels; encoded in {time.time() - started:.0f}s", flush=True)
@@ -529,7 +543,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--buckets", type=int, default=1 << 17)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--vocab-size", type=int, default=2000)
+    parser.add_argument("--vocab-size", type=int, default=3000)
     parser.add_argument("--min-count", type=int, default=3)
     parser.add_argument("--cap", type=int, default=15000, help="max training slots per package")
     parser.add_argument("--seed", type=int, default=13)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
@@ -331,10 +333,9 @@ class _Renderer:
         return self.context.mode != "never"
 
     def render(self, label: str) -> str:
-        try:
-            tree = ast.parse(label.strip(), mode="eval").body
-        except (SyntaxError, ValueError, RecursionError):
-            raise _Skip(Reason.UNSUPPORTED, "not an expression") from None
+        tree = _parse_label(label)
+        if tree is None:
+            raise _Skip(Reason.UNSUPPORTED, "not an expression")
         text = self._expr(tree)
         if self.quote:
             if '"' not in text:
@@ -604,6 +605,17 @@ class _Renderer:
         if self.context.mode == "deferred":
             return binding.kind != "global"
         return binding.line < self.context.line
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_label(label: str) -> Optional[ast.expr]:
+    """A label's expression (shared between calls: the renderer never changes it)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(label.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return None
 
 
 def _under(dotted: str, origin: str) -> bool:

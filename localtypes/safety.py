@@ -13,6 +13,7 @@ A failure is a bug in the writer: it raises ``UnsafeEditError`` and the file sta
 from __future__ import annotations
 
 import ast
+import functools
 import warnings
 from collections import Counter
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
@@ -55,7 +56,8 @@ def check_edit(
             raise SourceError(f"does not compile: {exc}") from None
         raise UnsafeEditError(f"the annotated source does not compile: {exc}") from None
     _check_annotations(old_tree, new_tree, added)
-    _check_names(old_tree, new_tree, set(names), filename)
+    # Names the added imports bind sit at the top of the module: pyflakes has nothing to add.
+    _check_names(old_tree, new_tree, set(names) - {spec.local for spec in imports}, filename)
     if not equal_modulo_annotations(old_tree, _remove_imports(new_tree, imports)):
         raise UnsafeEditError("the edit changes more than annotations and imports")
 
@@ -155,11 +157,16 @@ def _check_annotations(
             raise UnsafeEditError(
                 f"an annotation appeared that was not asked for: {_describe(key)}"
             )
-        if new[key] != ast.dump(ast.parse(text, mode="eval").body):
+        if new[key] != _expression_dump(text):
             raise UnsafeEditError(f"the annotation written differs from the plan: {_describe(key)}")
     missing = expected.keys() - new.keys()
     if missing:
         raise UnsafeEditError(f"a reported annotation is missing: {_describe(min(missing))}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _expression_dump(text: str) -> str:
+    return ast.dump(ast.parse(text, mode="eval").body)
 
 
 def _describe(key: AnnotationKey) -> str:

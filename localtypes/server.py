@@ -259,6 +259,9 @@ class App:
             )
             start = time.perf_counter()
             predict(_WARMUP_SOURCE, "warmup.py", predictor=predictor)
+            # Also imports what /annotate imports lazily (libcst): an import interrupted by
+            # a cancellation could leave the import lock of its module taken.
+            annotate(_WARMUP_SOURCE, "warmup.py", settings=self.settings, predictor=predictor)
             self.predictor = predictor
             self._ready.set()
             log.info(

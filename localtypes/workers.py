@@ -8,6 +8,11 @@ stops at its next bytecode. A C call in progress (an onnxruntime run, a libcst p
 finishes first, so the service bounds those by size before they start. A cancelled job
 keeps its slot until its thread has really stopped, so the count of busy workers is true.
 
+A job must not take locks whose ``with`` is written in Python (``Condition``, logging
+handlers, the import lock of a module imported for the first time): a cancellation landing
+just after such a lock is taken would leave it taken. The service warms every code path up
+before it reports ready, so later imports are lookups.
+
 Workers get large stacks: deep but legal code drives parsers into deep native recursion,
 which must not overflow a thread's default 8 MiB and take the whole process down.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import threading
+import time
 from queue import SimpleQueue
 from typing import Callable, Generic, List, Optional, TypeVar, Union
 
@@ -70,13 +76,15 @@ class Budget:
     """A shared amount (such as slots in the model at once) that jobs take and give back.
 
     Safe under ``Cancelled``: a job cancelled while waiting or holding gives back exactly
-    what it took.
+    what it took. Only ``threading.Lock`` is used in the job's thread: its ``with`` is
+    implemented in C, so an asynchronous exception cannot land between taking the lock and
+    the block that releases it, as it can with ``Condition`` (whose ``__enter__`` is Python).
     """
 
     def __init__(self, total: int) -> None:
         self.total = total
         self._free = total
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
 
     @property
     def free(self) -> int:
@@ -86,21 +94,22 @@ class Budget:
         """Wait until ``amount`` is free (``amount`` <= ``total``), run ``fn``, give it back."""
         taken = 0
         try:
-            with self._cond:
-                while self._free < amount:
-                    self._cond.wait(0.1)  # short waits: a cancelled job stops promptly
-                self._free -= amount
-                taken = amount  # no call between these two lines: Cancelled cannot split them
+            while True:
+                with self._lock:
+                    if self._free >= amount:
+                        self._free -= amount
+                        taken = amount  # no call in between: Cancelled cannot split these
+                        break
+                time.sleep(0.005)  # only while the budget is exhausted
             return fn()
         finally:
             while taken:
                 try:
-                    with self._cond:
+                    with self._lock:
                         self._free += taken
                         taken = 0  # likewise atomic with the line above
-                        self._cond.notify_all()
                 except Cancelled:
-                    continue  # arrived while giving back: finish giving back, the job ends anyway
+                    continue  # arrived while giving back: finish giving back
 
 
 class WorkerPool:
@@ -158,19 +167,22 @@ class WorkerPool:
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()  # no Cancelled can be pending here (see _run)
+            job = self._queue.get()  # no Cancelled can be pending here (see _settle)
             if job is _STOP:
                 return
             assert job is not None
-            self._run(job)
+            try:
+                self._run(job)
+            except Cancelled:  # delivered between _run's try blocks (the call to _settle)
+                job.error = job.error or TimedOut()
+                self._settle(job)
             with self._lock:
                 self._busy -= 1
             self._slots.release()
 
     def _run(self, job: _Job[object]) -> None:
-        # From RUNNING until the pending cancellation is cleared below, a Cancelled may
-        # arrive at any call or backward jump (where Python delivers it); the code between
-        # the two try blocks has neither, so it cannot land outside them.
+        # From RUNNING until _settle clears it, a Cancelled may arrive wherever Python checks
+        # for one (calls, backward jumps): inside the try, or else in _work's handler.
         try:
             with self._lock:
                 if job.state is not _State.QUEUED:
@@ -182,6 +194,10 @@ class WorkerPool:
             job.error = TimedOut()
         except Exception as exc:  # handed to the waiting request thread
             job.error = exc
+        self._settle(job)
+
+    def _settle(self, job: _Job[object]) -> None:
+        """Mark the job done and drop a cancellation that was sent too late to matter."""
         while True:
             try:
                 with self._lock:

@@ -35,7 +35,7 @@ def real_predictor() -> Predictor:
     try:
         return _predictor()
     except ModelStoreError as exc:
-        pytest.skip(f"NO MODEL STORE, service tests NOT run: {exc}")
+        pytest.skip(f"NO USABLE MODEL STORE, service tests NOT run: {exc}")
 
 
 def test_settings(**overrides: Any) -> Settings:

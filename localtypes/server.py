@@ -454,6 +454,9 @@ class App:
                 f"unsupported media type {media!r}: send Python source as text/x-python or"
                 ' text/plain (UTF-8), or JSON {"source": ...} as application/json',
             )
+        encoding = str(environ.get("HTTP_CONTENT_ENCODING", "identity")).strip().lower()
+        if encoding not in ("", "identity"):
+            raise HTTPError(415, f"unsupported content encoding {encoding[:40]!r}: send it plain")
         charset = params.get("charset", "utf-8").lower()
         if charset not in ("utf-8", "utf8"):
             raise HTTPError(415, f"unsupported charset {charset!r}: send UTF-8")

@@ -382,6 +382,12 @@ def test_wrong_media_type_is_415(api: Running, content_type: str) -> None:
     assert_error(api.request("/annotate", b"x = 1\n", content_type=content_type), 415)
 
 
+def test_compressed_body_is_415(api: Running) -> None:
+    answer = api.request("/predict", b"\x1f\x8b...", content_type="text/x-python",
+                         headers={"Content-Encoding": "gzip"})  # fmt: skip
+    assert_error(answer, 415, "gzip")
+
+
 def test_source_that_does_not_parse_is_422_with_line_and_column(api: Running) -> None:
     answer = api.request("/predict", b"import os\n\ndef broken(:\n    pass\n",
                          content_type="text/x-python")  # fmt: skip

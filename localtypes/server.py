@@ -296,7 +296,7 @@ class App:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> List[bytes]:
         start = time.perf_counter()
-        request_id = _request_id(environ)
+        request_id = environ["localtypes.request_id"] = _request_id(environ)
         method = str(environ.get("REQUEST_METHOD", "GET"))
         path = str(environ.get("PATH_INFO", "") or "/")
         route = self._routes.get(path)
@@ -380,7 +380,7 @@ class App:
         def work() -> Dict[str, Any]:
             return predict(request.source, request.path, top_k=top_k, predictor=predictor).to_dict()
 
-        document = self._run_model(work)
+        document = self._run_model(work, environ)
         self.metrics.slots.labels(endpoint="/predict").observe(len(document["slots"]))
         return json_reply(200, document)
 
@@ -395,7 +395,7 @@ class App:
             result = annotate(request.source, request.path, settings=settings, predictor=predictor)
             return result.to_dict()
 
-        document = self._run_model(work)
+        document = self._run_model(work, environ)
         return json_reply(200, document)
 
     def _predictor(self) -> _GuardedPredictor:
@@ -404,7 +404,9 @@ class App:
             raise HTTPError(503, message, headers=[("Retry-After", str(RETRY_AFTER_SECONDS))])
         return self.predictor
 
-    def _run_model(self, work: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+    def _run_model(
+        self, work: Callable[[], Dict[str, Any]], environ: WSGIEnvironment
+    ) -> Dict[str, Any]:
         """Run ``work`` on a worker within the queue and time limits; map errors to replies."""
         settings = self.settings
         retry = [("Retry-After", str(RETRY_AFTER_SECONDS))]
@@ -427,6 +429,15 @@ class App:
             ) from None
         except TimedOut:
             self.metrics.rejected.labels(reason="timeout").inc()
+            log.warning(
+                "request stopped: over request_timeout",
+                extra={"fields": {
+                    "request_id": environ.get("localtypes.request_id"),
+                    "path": environ.get("PATH_INFO"),
+                    "bytes_in": _content_length(environ),
+                    "request_timeout": settings.request_timeout,
+                }},
+            )  # fmt: skip
             raise HTTPError(
                 503,
                 f"the request took longer than {settings.request_timeout:g} s and was stopped"

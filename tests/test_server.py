@@ -487,7 +487,7 @@ def test_access_log_is_one_structured_line_per_request(
 
 
 def test_saturation_gives_503_with_retry_after_and_probes_stay_fast(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """One inference slot, a tiny queue timeout, a request holding the slot.
 
@@ -504,6 +504,7 @@ def test_saturation_gives_503_with_retry_after_and_probes_stay_fast(
         return real_predict(source, *args, **kwargs)
 
     monkeypatch.setattr(server_module, "predict", gated_predict)
+    caplog.set_level(logging.INFO, logger="localtypes")
     settings = test_settings(
         max_concurrent_inference=1, queue_timeout=0.05, request_timeout=1.5, threads=6
     )
@@ -512,7 +513,8 @@ def test_saturation_gives_503_with_retry_after_and_probes_stay_fast(
         held = b"# hold\n" + sample_bytes()
 
         def slow() -> None:
-            results["held"] = served.request("/predict", held, content_type="text/plain")
+            results["held"] = served.request("/predict", held, content_type="text/plain",
+                                             headers={"X-Request-Id": "held-1"})  # fmt: skip
 
         thread = threading.Thread(target=slow)
         thread.start()
@@ -532,6 +534,9 @@ def test_saturation_gives_503_with_retry_after_and_probes_stay_fast(
         thread.join(30)
         # The held one ran past request_timeout: stopped, 503, and the slot came back.
         assert_error(results["held"], 503, "request_timeout")
+        stopped = [r for r in caplog.records if r.name == "localtypes.server"
+                   and r.levelno == logging.WARNING]  # fmt: skip
+        assert [r.fields["request_id"] for r in stopped] == ["held-1"]  # type: ignore[attr-defined]
         wait_until(lambda: not holding(), what="the cancelled job to give its slot back")
         ok = served.request("/predict", sample_bytes(), content_type="text/x-python")
         assert ok.status == 200

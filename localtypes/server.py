@@ -23,6 +23,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -176,10 +177,31 @@ class _GuardedPredictor(Predictor):
 
 
 def _usable_cores() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup CPU quota (containers)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, int(quota))) if quota else cores
+
+
+def _cgroup_cpu_quota() -> Optional[float]:
+    # cgroup v2: "max 100000" or "200000 100000"; v1: cfs_quota_us (-1: none) / period.
+    try:
+        text = Path("/sys/fs/cgroup/cpu.max").read_text(encoding="ascii").split()
+        if text and text[0] != "max":
+            return int(text[0]) / int(text[1])
+        return None
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        v1 = Path("/sys/fs/cgroup/cpu")
+        quota = int((v1 / "cpu.cfs_quota_us").read_text(encoding="ascii"))
+        period = int((v1 / "cpu.cfs_period_us").read_text(encoding="ascii"))
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
 
 
 # --- the app ---------------------------------------------------------------------------

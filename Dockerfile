@@ -11,42 +11,44 @@
 # and its venv module works; both stages must use the same base (the venv links to it).
 ARG BASE_IMAGE=python:3.11-slim
 
-# ---- builder: a virtual environment with localtypes and its dependencies ----------------
+# ---- builder: the dependencies in /opt/venv, localtypes and its model in /opt/app ----------
 FROM ${BASE_IMAGE} AS builder
 SHELL ["/bin/sh", "-eu", "-c"]
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1 \
     PIP_ROOT_USER_ACTION=ignore
-RUN python3 -m venv /opt/venv
+# /opt/venv is what runs, without pip in it; the pip in /opt/pip fills it (pip --python).
+RUN python3 -m venv /opt/pip && python3 -m venv --without-pip /opt/venv
 WORKDIR /build
 
-# Dependencies first, in their own layer: code edits do not re-download them.
-COPY setup.cfg pyproject.toml README.md ./
-COPY localtypes/__init__.py localtypes/__init__.py
+# 1. The dependencies (setup.cfg's install_requires) in a layer of their own, so that a new
+#    model or a code change ships as a few megabytes. Left out: what inference never loads
+#    (about 60 MB): test suites, onnxruntime's C API library (the Python module carries its
+#    own copy of the runtime) and its offline tools (quantization, transformer surgery);
+#    the runtime stage's smoke prediction proves the rest is enough.
+COPY setup.cfg ./
 RUN --mount=type=secret,id=pip_cert \
     --mount=type=cache,target=/root/.cache/pip \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
-    /opt/venv/bin/pip install .
-
-# Then the package itself, without touching the dependencies; pip is not needed past here.
-COPY localtypes/ localtypes/
-RUN --mount=type=secret,id=pip_cert \
-    --mount=type=cache,target=/root/.cache/pip \
-    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
-    /opt/venv/bin/pip install --no-deps --force-reinstall . \
-    && /opt/venv/bin/python -m pip uninstall --yes pip setuptools \
-    && rm -f /opt/venv/bin/activate*
-
-# Leave out what inference never loads (about 60 MB): test suites, onnxruntime's C API
-# library (the Python module carries its own copy of the runtime) and its offline tools
-# (quantization, transformer graph surgery). The runtime stage's smoke test proves the rest.
-RUN site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+    python3 -c 'import configparser; c = configparser.ConfigParser(interpolation=None); c.read("setup.cfg"); print(c["options"]["install_requires"])' > requirements.txt; \
+    /opt/pip/bin/pip --python /opt/venv/bin/python install -r requirements.txt; \
+    site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
     rm -rf "$site"/onnxruntime/capi/libonnxruntime.so.* \
            "$site"/onnxruntime/tools "$site"/onnxruntime/transformers \
            "$site"/onnxruntime/quantization; \
-    find "$site" -depth -type d -name tests -exec rm -rf {} +
+    find "$site" -depth -type d -name tests -exec rm -rf {} +; \
+    echo /opt/app > "$site/localtypes-app.pth"
 
-# ---- runtime: the base, the venv, the model; no compilers, no pip, not root -------------
+# 2. localtypes itself, with the model store that setup.cfg installs as data files.
+COPY pyproject.toml setup.cfg README.md ./
+COPY localtypes/ localtypes/
+COPY model_store/localtypes-small/ model_store/localtypes-small/
+RUN --mount=type=secret,id=pip_cert \
+    --mount=type=cache,target=/root/.cache/pip \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
+    /opt/pip/bin/pip --python /opt/venv/bin/python install --no-deps --target /opt/app .
+
+# ---- runtime: the base, the two folders; no compilers, no pip, not root --------------------
 FROM ${BASE_IMAGE} AS runtime
 SHELL ["/bin/sh", "-eu", "-c"]
 ARG VERSION=dev
@@ -60,14 +62,12 @@ RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/loc
     && mkdir -p /src
 
 COPY --from=builder /opt/venv /opt/venv
-COPY model_store/localtypes-small/ /opt/localtypes/model_store/localtypes-small/
+COPY --from=builder /opt/app /opt/app
 
-# ORT_DISABLE_TELEMETRY: onnxruntime's Linux wheels carry Microsoft 1DS telemetry (and warn
-# that they cannot persist a device id on a read-only root); local-first means it is off.
-ENV PATH=/opt/venv/bin:$PATH \
+ENV PATH=/opt/app/bin:/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    LOCALTYPES_MODEL=/opt/localtypes/model_store/localtypes-small \
+    LOCALTYPES_MODEL=/opt/app/share/localtypes/model_store/localtypes-small \
     LOCALTYPES_HOST=0.0.0.0 \
     LOCALTYPES_PORT=8080 \
     LOCALTYPES_CACHE_DIR=/tmp/localtypes-cache \

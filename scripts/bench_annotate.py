@@ -68,7 +68,7 @@ result = parallel_exec_transform_with_prettyprint(
     AutotypeCommand(CodemodContext(), safe=True), files, jobs=1, repo_root=root,
     hide_progress=True,
 )
-print(json.dumps({"inner_s": time.perf_counter() - start, "changed": result.successes,
+print(json.dumps({"inner_s": time.perf_counter() - start, "processed": result.successes,
                   "failed": result.failures}))
 """
 

@@ -23,7 +23,10 @@ class TypeModel(nn.Module):  # type: ignore[misc]
         self.slot_mlp = nn.Sequential(
             nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
         )
-        self.dropout = nn.Dropout(0.1)
+        self.dropout = nn.Dropout(0.2)
+        # Names are project-specific: dropping some of a slot's features in training makes
+        # the network use all of its evidence instead of memorising one telling name.
+        self.feature_dropout = 0.15
         self.vocab_out = nn.Linear(hidden, vocab_size)
         self.cand_from_slot = nn.Linear(hidden, pair)
         self.cand_proj = nn.Linear(dim, pair)
@@ -48,6 +51,9 @@ class TypeModel(nn.Module):  # type: ignore[misc]
         pair_index: torch.Tensor,  # [P, 2] int64: (slot, candidate)
         pair_ids: torch.Tensor,  # [P, G] int64
     ) -> torch.Tensor:
+        if self.training and self.feature_dropout > 0:
+            keep = torch.rand(features.shape) >= self.feature_dropout
+            features = features * keep.to(features.dtype)
         h = self.dropout(self.slot_mlp(self.bag(features)))
         vocab_logits = self.vocab_out(h)
         # Candidates are projected once per module, then copied to each of its slots.

@@ -236,6 +236,22 @@ def top1_confidences(
     return np.concatenate(confs), np.concatenate(rights), np.concatenate(kinds), nll / max(count, 1)
 
 
+def evaluate_top1(
+    model: TypeModel,
+    modules: Sequence[EncodedModule],
+    vocab: int,
+    batch_slots: int,
+    other: int,
+    with_nll: bool = False,
+) -> Any:
+    """Validation top-1 over params and returns (and the NLL when asked)."""
+    chunks = collect_logits(model, modules, vocab, batch_slots * 4)
+    _, right, kinds, nll = top1_confidences(chunks, 1.0, other)
+    core = kinds < 2
+    acc = float(right[core].mean()) if core.any() else 0.0
+    return (acc, nll) if with_nll else acc
+
+
 def expected_calibration_error(conf: np.ndarray[Any, Any], right: np.ndarray[Any, Any]) -> float:
     bins = np.linspace(0.0, 1.0, 16)
     total = 0.0
@@ -300,25 +316,30 @@ def train(args: argparse.Namespace) -> None:
     print(f"vocabulary {vocab} labels; encoded in {time.time() - started:.0f}s", flush=True)
 
     model = TypeModel(args.buckets, vocab, dim=args.dim, hidden=args.hidden)
+    best_acc = -1.0
+    if args.init_checkpoint:  # e.g. export an interrupted run's last epoch with --epochs 0
+        model.load_state_dict(torch.load(args.init_checkpoint)["model"])
+        best_acc = evaluate_top1(model, valid_set, vocab, args.batch_slots, encoder.other)
     dense = [p for name, p in model.named_parameters() if not name.startswith("embedding.")]
     optimizers = [
         torch.optim.SparseAdam(list(model.embedding.parameters()), lr=args.lr),
         torch.optim.Adam(dense, lr=args.lr),
     ]
-    steps_per_epoch = len(batches(train_set, args.batch_slots, False, rng))
-    total_steps = max(1, steps_per_epoch * args.epochs)
+    # Shuffled, width-bucketed batching decides the step count: plan every epoch up front.
+    plan = [batches(train_set, args.batch_slots, True, rng) for _ in range(args.epochs)]
+    total_steps = max(1, sum(len(groups) for groups in plan))
     schedulers = [
         torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=0.1
         )
         for optimizer in optimizers
     ]
-    best_acc, best_state = -1.0, None
+    best_state = None
     checkpoint = cache_dir / "checkpoint.pt"
     for epoch in range(args.epochs):
         epoch_start = time.time()
         running = 0.0
-        groups = batches(train_set, args.batch_slots, True, rng)
+        groups = plan[epoch]
         for step, group in enumerate(groups, 1):
             batch = collate(group, vocab)
             logits = model(*model_inputs(batch))
@@ -337,10 +358,7 @@ def train(args: argparse.Namespace) -> None:
                     f"loss {running:.3f} {rate:.1f} steps/s",
                     flush=True,
                 )
-        chunks = collect_logits(model, valid_set, vocab, args.batch_slots * 4)
-        conf, right, kinds, nll = top1_confidences(chunks, 1.0, encoder.other)
-        core = kinds < 2
-        acc = float(right[core].mean()) if core.any() else 0.0
+        acc, nll = evaluate_top1(model, valid_set, vocab, args.batch_slots, encoder.other, True)
         print(
             f"epoch {epoch + 1} valid top-1 (params+returns) {acc:.4f} nll {nll:.3f} "
             f"({time.time() - epoch_start:.0f}s)",
@@ -350,8 +368,8 @@ def train(args: argparse.Namespace) -> None:
         if acc > best_acc:
             best_acc = acc
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    assert best_state is not None
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
 
     # Temperature and threshold on validation (never on test).
     chunks = collect_logits(model, valid_set, vocab, args.batch_slots * 4)
@@ -551,6 +569,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--version", default="0.1.0")
     parser.add_argument("--quant-check-files", type=int, default=100000)
+    parser.add_argument("--init-checkpoint", help="start from these weights (checkpoint.pt)")
     return parser.parse_args(argv)
 
 

@@ -330,7 +330,8 @@ def stack(image: str, measurements: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
     compose("up", "-d", "--no-build", env=env)
     try:
         container = compose("ps", "-q", "localtypes", env=env).splitlines()[0]
-        measurements["compose_up_to_ready_seconds"] = round(wait_ready(base_url), 2)
+        wait_ready(base_url)
+        measurements["compose_up_to_ready_seconds"] = round(time.monotonic() - start, 2)
         deadline = time.monotonic() + 60
         while inspect(container)["State"]["Health"]["Status"] != "healthy":
             assert time.monotonic() < deadline, "container never became healthy"

@@ -69,6 +69,12 @@ def count_lines(text):
     return total
 '''
 
+
+def repo_env() -> Dict[str, str]:
+    """The environment now, with this checkout importable from any folder (installed or not)."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
 ANNOTATED = "def already(x: int) -> int:\n    return x\n"
 BROKEN = "def broken(x:\n    return x\n"
 
@@ -120,7 +126,9 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
         "heavy = [m for m in ('onnxruntime', 'libcst', 'numpy', 'waitress') if m in sys.modules];"
         "print(heavy, rc, time.perf_counter() - start)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=repo_env()
+    )
     heavy, rc, seconds = done.stdout.strip().splitlines()[-1].rsplit(" ", 2)
     assert heavy.endswith("[]") and rc == "0", done.stdout
     assert float(seconds) < 1.0
@@ -375,6 +383,7 @@ def test_serve_answers_predict_like_the_cli_and_stops_on_sigterm(tmp_path: Path)
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=repo_env(),
     )
     try:
         base = f"http://127.0.0.1:{port}"

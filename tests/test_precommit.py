@@ -13,7 +13,7 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import pytest
 
@@ -127,6 +127,7 @@ def hook_repository(root: Path, env: Dict[str, str]) -> Path:
     root.mkdir()
     for name in (
         "localtypes",
+        "model_store",
         "setup.cfg",
         "pyproject.toml",
         "README.md",
@@ -154,7 +155,7 @@ def test_hook_manifest_installed_from_a_clone(tmp_path: Path, env: Dict[str, str
     rev = git(hooks, "rev-parse", "HEAD", env=env).stdout.strip()
     site = sysconfig.get_paths()["purelib"]
     env = {
-        **env,
+        **{key: value for key, value in env.items() if key != "LOCALTYPES_MODEL"},
         "PYTHONPATH": site,
         "PIP_NO_DEPS": "1",
         # pip reads its --no-* options' variables inverted: "0" turns build isolation off.
@@ -171,24 +172,27 @@ repos:
 """
     repo = make_user_repo(tmp_path / "user", config, env)
     assert_hook_stops_then_passes(repo, env)
-    # the hook ran the clone's localtypes, installed in pre-commit's own environment
-    installed: List[Path] = list((tmp_path / "pre-commit-home").rglob("localtypes/cli.py"))
-    assert installed, "localtypes was not installed into the hook environment"
+    # the hook ran the clone's localtypes, installed in pre-commit's own environment with
+    # its bundled model store (LOCALTYPES_MODEL is not set here)
+    home = tmp_path / "pre-commit-home"
+    assert list(home.rglob("localtypes/cli.py")), "localtypes not installed for the hook"
+    assert list(home.rglob("share/localtypes/model_store/*/model.onnx")), "no bundled model"
 
 
 def test_local_hook_with_check_args(tmp_path: Path, env: Dict[str, str]) -> None:
-    """``repo: local`` with the installed command, and ``args: [--check]``: fail, write nothing."""
-    config = """\
+    """``repo: local`` running this checkout, and ``args: [--check]``: fail, write nothing."""
+    config = f"""\
 repos:
   - repo: local
     hooks:
       - id: localtypes
         name: localtypes
-        entry: localtypes annotate
+        entry: {sys.executable} -m localtypes annotate
         language: system
         types: [python]
         args: [--check]
 """
+    env = {**env, "PYTHONPATH": str(REPO)}
     repo = make_user_repo(tmp_path / "user", config, env)
     result = commit(repo, env)
     assert result.returncode != 0, result.stdout + result.stderr

@@ -68,6 +68,13 @@ if [[ "${WITH_PROMETHEUS:-1}" == 1 ]] && ! command -v prometheus >/dev/null 2>&1
 fi
 
 if [[ $BUILD_BASE == 1 ]]; then
+    if ! "$DOCKER" image inspect "${BASE_IMAGE:-localtypes-base:bookworm}" >/dev/null 2>&1 \
+        && ! command -v debootstrap >/dev/null 2>&1 && [[ $(id -u) == 0 ]] \
+        && command -v apt-get >/dev/null 2>&1; then
+        log "installing debootstrap"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } \
+            >/dev/null 2>&1 || log "debootstrap could not be installed"
+    fi
     DOCKER="$DOCKER" "$HERE/make_base_image.sh"
 fi
 echo DOCKER_ENV_OK

@@ -52,7 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # The store baked into the image; the local CLI must use the same one to compare answers.
 STORE = Path(os.environ.get("LOCALTYPES_TEST_STORE", ROOT / "model_store" / "localtypes-small"))
 IMAGE = "localtypes:test"
-BASE_IMAGE = os.environ.get("LOCALTYPES_BASE_IMAGE", "localtypes-base:bookworm")
+BASE_IMAGE_FROM_ENV = os.environ.get("LOCALTYPES_BASE_IMAGE", "")
+DEBOOTSTRAP_BASE = "localtypes-base:bookworm"
 PROJECT = "localtypes-test"
 MEASUREMENTS = ROOT / "runs" / "container-measurements.json"
 SAMPLE = ROOT / "localtypes" / "store.py"  # a real module with many slots
@@ -240,37 +241,69 @@ def measurements(request: pytest.FixtureRequest) -> Iterator[Dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def engine() -> str:
+    """A running Docker engine (started here when possible), else a loud skip."""
     if os.environ.get("LOCALTYPES_SKIP_CONTAINER") == "1":
         _loud_skip("LOCALTYPES_SKIP_CONTAINER=1")
-    env = {**os.environ, "BASE_IMAGE": BASE_IMAGE}
+    # With no base given, the script also builds the debootstrap base (cached).
     args = [str(ROOT / "scripts" / "docker_env.sh")]
-    if BASE_IMAGE != "localtypes-base:bookworm":
-        args.append("--no-base")  # a base given from outside: use it as it is
+    if BASE_IMAGE_FROM_ENV:
+        args.append("--no-base")
     try:
-        result = subprocess.run(
-            args, capture_output=True, text=True, check=False, timeout=900, env=env
-        )
+        result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=900)
     except (OSError, subprocess.TimeoutExpired) as exc:
         _loud_skip(f"scripts/docker_env.sh could not run: {exc}")
     if result.returncode != 0 or "DOCKER_ENV_OK" not in result.stdout:
-        engine_up = (
-            DOCKER
-            and subprocess.run([DOCKER, "info"], capture_output=True, check=False).returncode == 0
+        engine_up = bool(DOCKER) and (
+            subprocess.run([DOCKER, "info"], capture_output=True, check=False).returncode == 0
         )
         if not engine_up:
             _loud_skip(f"no Docker engine could be started:\n{result.stderr[-2000:]}")
-        raise AssertionError(f"the engine runs but the base image failed:\n{result.stderr}")
+        # The engine runs; the base failed: the base_image fixture says why or falls back.
     return DOCKER
 
 
 @pytest.fixture(scope="session")
-def image(engine: str, measurements: Dict[str, Any]) -> str:
+def base_image(engine: str) -> str:
+    """LOCALTYPES_BASE_IMAGE, else the debootstrap base (built once, cached), else the
+    official python:3.11-slim where a registry can be reached."""
+    if BASE_IMAGE_FROM_ENV:
+        if docker("image", "inspect", BASE_IMAGE_FROM_ENV, check=False) == "[]":
+            docker("pull", BASE_IMAGE_FROM_ENV, timeout=600)
+        return BASE_IMAGE_FROM_ENV
+    made = subprocess.run(
+        [str(ROOT / "scripts" / "make_base_image.sh"), DEBOOTSTRAP_BASE],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env={**os.environ, "DOCKER": engine},
+    )
+    if made.returncode == 0:
+        return DEBOOTSTRAP_BASE
+    pulled = subprocess.run(
+        [engine, "pull", "python:3.11-slim"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if pulled.returncode == 0:
+        return "python:3.11-slim"
+    raise AssertionError(
+        "no base image: scripts/make_base_image.sh failed (it needs root and debootstrap)\n"
+        f"{made.stderr[-2000:]}\nand python:3.11-slim cannot be pulled:\n{pulled.stderr}\n"
+        "set LOCALTYPES_BASE_IMAGE to an image with python3 and its venv module"
+    )
+
+
+@pytest.fixture(scope="session")
+def image(engine: str, base_image: str, measurements: Dict[str, Any]) -> str:
     prebuilt = os.environ.get("LOCALTYPES_TEST_IMAGE")
     if prebuilt:  # an image built elsewhere (a CI step, a release): test it as it is
         docker("image", "inspect", prebuilt)
         return prebuilt
     assert (STORE / "manifest.json").is_file(), f"no model store at {STORE}: cannot bake it"
-    args = ["build", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", IMAGE]
+    args = ["build", "--build-arg", f"BASE_IMAGE={base_image}", "-t", IMAGE]
     cert = os.environ.get("PIP_CERT")
     if cert and Path(cert).is_file():
         args += ["--secret", f"id=pip_cert,src={cert}"]
@@ -288,13 +321,13 @@ def image(engine: str, measurements: Dict[str, Any]) -> str:
         f"image build failed:\n{result.stdout[-4000:]}{result.stderr[-6000:]}"
     )
     size = int(docker("image", "inspect", "-f", "{{.Size}}", IMAGE))
-    base = int(docker("image", "inspect", "-f", "{{.Size}}", BASE_IMAGE))
+    base = int(docker("image", "inspect", "-f", "{{.Size}}", base_image))
     layers = docker("history", "--no-trunc", "--format", "{{.Size}}\t{{.CreatedBy}}", IMAGE)
-    base_layers = len(docker("history", "-q", BASE_IMAGE).splitlines())
+    base_layers = len(docker("history", "-q", base_image).splitlines())
     ours = layers.splitlines()[: -base_layers or None]
     measurements.update(
         {
-            "base_image": BASE_IMAGE,
+            "base_image": base_image,
             "build_seconds_this_run": round(elapsed, 1),
             "image_bytes": size,
             "image_mb": round(size / 1e6, 1),
@@ -321,7 +354,6 @@ def stack(image: str, measurements: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
     env = {
         **os.environ,
         "LOCALTYPES_IMAGE": image,
-        "BASE_IMAGE": BASE_IMAGE,
         "LOCALTYPES_HTTP_PORT": str(port),
     }
     compose("down", "-v", "--remove-orphans", env=env, check=False)

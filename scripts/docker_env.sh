@@ -39,7 +39,8 @@ if ! engine_up; then
         log "installing ${need[*]}"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >/dev/null
-        apt-get install -y -qq --no-install-recommends "${need[@]}" iptables >/dev/null
+        # The set checked on these machines (MACHINE.md): recommends included.
+        apt-get install -y -qq "${need[@]}" >/dev/null
     fi
     DOCKER=/usr/bin/docker
     if ! engine_up; then

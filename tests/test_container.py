@@ -59,7 +59,13 @@ MEASUREMENTS = ROOT / "runs" / "container-measurements.json"
 SAMPLE = ROOT / "localtypes" / "store.py"  # a real module with many slots
 LOOPBACK = "127.0.0.1"
 
-DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else (shutil.which("docker") or "")
+
+def _docker_client() -> str:
+    """Debian's client (BuildKit built in) before a newer one that would need buildx."""
+    return "/usr/bin/docker" if Path("/usr/bin/docker").exists() else (shutil.which("docker") or "")
+
+
+DOCKER = _docker_client()  # resolved again once the engine fixture has installed Docker
 DOCKER_ENV = {**os.environ, "DOCKER_BUILDKIT": "1"}
 
 
@@ -244,6 +250,7 @@ def engine() -> str:
     """A running Docker engine (started here when possible), else a loud skip."""
     if os.environ.get("LOCALTYPES_SKIP_CONTAINER") == "1":
         _loud_skip("LOCALTYPES_SKIP_CONTAINER=1")
+    global DOCKER
     # With no base given, the script also builds the debootstrap base (cached).
     args = [str(ROOT / "scripts" / "docker_env.sh")]
     if BASE_IMAGE_FROM_ENV:
@@ -252,6 +259,7 @@ def engine() -> str:
         result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=900)
     except (OSError, subprocess.TimeoutExpired) as exc:
         _loud_skip(f"scripts/docker_env.sh could not run: {exc}")
+    DOCKER = _docker_client()
     if result.returncode != 0 or "DOCKER_ENV_OK" not in result.stdout:
         engine_up = bool(DOCKER) and (
             subprocess.run([DOCKER, "info"], capture_output=True, check=False).returncode == 0

@@ -323,3 +323,30 @@ def test_source_that_parses_but_never_compiled_is_a_source_error() -> None:
     candidates = [Candidate(s, "int", 1.0) for s in extract(source).slots]
     with pytest.raises(SourceError, match="does not compile"):
         write(source, candidates, WriteOptions(0.5))
+
+
+class _BodySensitivePredictor(_ImportSensitivePredictor):
+    """A guess for ``outer`` that depends on what its body (a nested def) says."""
+
+    def predict(self, module: ExtractedModule, top_k: int = 5) -> List[Tuple[TypeGuess, ...]]:
+        guesses: List[Tuple[TypeGuess, ...]] = []
+        for slot in module.slots:
+            if slot.scope == "outer.inner" and slot.name == "fn":
+                guesses.append((TypeGuess("Callable[..., int]", 0.9),))
+            elif slot.scope == "outer" and slot.name == "wrapped":
+                seen = any("Callable" in feature for feature in slot.features)
+                guesses.append((TypeGuess("int", 0.9 if seen else 0.3),))
+            else:
+                guesses.append(())
+        return guesses
+
+
+def test_annotations_of_nested_functions_trigger_another_pass() -> None:
+    from localtypes.core import annotate
+
+    source = "def outer(wrapped):\n    def inner(fn):\n        return fn\n    return inner\n"
+    predictor = _BodySensitivePredictor()
+    first = annotate(source, predictor=predictor)  # type: ignore[arg-type]
+    assert "def inner(fn: Callable[..., int])" in first.source
+    again = annotate(first.source, predictor=predictor)  # type: ignore[arg-type]
+    assert again.source == first.source

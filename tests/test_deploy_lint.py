@@ -221,6 +221,29 @@ def test_compose_config_is_valid(profile: Optional[str]) -> None:
         assert expected <= services, f"{' '.join(command)} sees {services}"
 
 
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        # The current Compose Specification: what Compose v2 reads (v1 is run above).
+        ("vendor.compose-spec", "docker-compose.yml"),
+        ("vendor.github-workflows", ".github/workflows/release.yml"),
+    ],
+)
+def test_files_match_their_published_schemas(schema: str, path: str) -> None:
+    checker = _tool("check-jsonschema")
+    if checker is None:
+        _loud_skip(
+            f"check-jsonschema not installed (pip install check-jsonschema): {path} unchecked"
+        )
+    result = subprocess.run(
+        [checker, "--builtin-schema", schema, str(ROOT / path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_compose_service_contract() -> None:
     compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     assert "version" not in compose, "no version key: v1 >= 1.27 and v2 read the spec format"

@@ -558,8 +558,11 @@ def test_cli_in_the_image_over_a_mounted_folder(image: str, tmp_path: Path) -> N
         folder.mkdir()
         (folder / "counter.py").write_text(sample)
         shutil.copy(SAMPLE, folder / "store_copy.py")
-    user = "1000:1000"  # an ordinary user's ids, whoever runs the test
-    subprocess.run(["chown", "-R", user, str(in_image)], check=True)
+    # As root (CI), hand the folder to an ordinary user's ids; otherwise it is already ours.
+    uid, gid = (1000, 1000) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    user = f"{uid}:{gid}"
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", user, str(in_image)], check=True)
     result = subprocess.run(
         [
             DOCKER,
@@ -588,7 +591,7 @@ def test_cli_in_the_image_over_a_mounted_folder(image: str, tmp_path: Path) -> N
     assert local.returncode == 0, local.stdout + local.stderr
     for name in ("counter.py", "store_copy.py"):
         assert (in_image / name).read_text() == (here / name).read_text(), name
-        assert (in_image / name).stat().st_uid == 1000
+        assert (in_image / name).stat().st_uid == uid
     # At threshold 0 every guess whose names resolve is written: something must be.
     changed = [
         p.name for p in in_image.iterdir() if p.read_bytes() != (tmp_path / p.name).read_bytes()

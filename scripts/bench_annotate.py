@@ -79,6 +79,7 @@ class Measure:
     wall_s: float
     peak_mib: float
     notes: str = ""
+    cpu_s: float = float("nan")  # user + system seconds of the command's processes
 
 
 def copy_tree(packages: Sequence[str], dest: Path) -> Dict[str, int]:
@@ -124,8 +125,9 @@ def run_isolated(name: str, command: List[str], env: Optional[Dict[str, str]] = 
         "start = time.perf_counter();"
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
         "wall = time.perf_counter() - start;"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024;"
-        "print(json.dumps({'wall': wall, 'peak': peak, 'rc': p.returncode,"
+        "usage = resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "peak = usage.ru_maxrss / 1024; cpu = usage.ru_utime + usage.ru_stime;"
+        "print(json.dumps({'wall': wall, 'peak': peak, 'cpu': cpu, 'rc': p.returncode,"
         " 'stdout': p.stdout[-20000:], 'stderr': p.stderr[-20000:]}))"
     )
     done = subprocess.run(
@@ -140,7 +142,8 @@ def run_isolated(name: str, command: List[str], env: Optional[Dict[str, str]] = 
     if result["rc"] not in (0, 1, 123):  # 123: some files failed, counted in notes
         sys.stderr.write(result["stderr"][-3000:])
         raise SystemExit(f"{name}: exit code {result['rc']}")
-    return Measure(name, result["wall"], result["peak"], _notes(result["stdout"], result["stderr"]))
+    notes = _notes(result["stdout"], result["stderr"])
+    return Measure(name, result["wall"], result["peak"], notes, result["cpu"])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -161,6 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _bench(work: Path, packages: List[str], model: Optional[str], autotyping: bool) -> int:
+    load_before = os.getloadavg()[0]
     original = work / "original"
     shutil.rmtree(original, ignore_errors=True)
     counts = copy_tree(packages, original)
@@ -221,13 +225,18 @@ def _bench(work: Path, packages: List[str], model: Optional[str], autotyping: bo
     print(
         f"Tree: {counts['files']} files, {counts['lines']} lines of the Python "
         f"{sys.version_info[0]}.{sys.version_info[1]} standard library "
-        f"({', '.join(packages)}); {os.cpu_count()} CPUs.\n"
+        f"({', '.join(packages)}); {os.cpu_count()} CPUs; load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the "
+        "machine slows every row, --jobs 2 most).\n"
     )
-    print("| run | wall s | x floor | peak RSS MiB | notes |")
-    print("| --- | ---: | ---: | ---: | --- |")
+    print("| run | wall s | x floor | CPU s | peak RSS MiB | notes |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
     for m in measures:
         ratio = m.wall_s / floor if floor else float("nan")
-        print(f"| {m.name} | {m.wall_s:.2f} | {ratio:.2f} | {m.peak_mib:.0f} | {m.notes} |")
+        print(
+            f"| {m.name} | {m.wall_s:.2f} | {ratio:.2f} | {m.cpu_s:.2f} | {m.peak_mib:.0f} "
+            f"| {m.notes} |"
+        )
     by_name = {m.name: m.wall_s for m in measures}
     one, two = by_name["localtypes --jobs 1"], by_name["localtypes --jobs 2"]
     cached = by_name["localtypes --jobs 1, cached re-run"]

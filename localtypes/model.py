@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
@@ -45,6 +46,10 @@ class Predictor:
     """Turns the slots of one module into ranked guesses, in one onnxruntime call."""
 
     def __init__(self, store: ModelStore, intra_op_threads: int = 1) -> None:
+        # onnxruntime's wheel records telemetry events and a device id under the user's
+        # cache unless this is set before its first import; local-first means nothing of
+        # the kind. setdefault: a user may still opt in explicitly.
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         import onnxruntime  # imported here so that `localtypes --help` stays instant
 
         self.store = store

@@ -58,12 +58,13 @@ MODEL_VERSION_HEADER = "X-Localtypes-Model-Version"
 VERSION_HEADER = "X-Localtypes-Version"
 REQUEST_ID_HEADER = "X-Request-Id"
 
-# The model's memory grows with the slots of one call, about 180 KiB each at peak (a
-# 300-line file has about 100; the largest file of the standard library about 2000).
-# One request may send MAX_SLOTS, and the calls running at once share SLOT_BUDGET, so
-# the peak stays near 450 MiB above the idle process whatever the clients send.
-MAX_SLOTS = 2500
-SLOT_BUDGET = 2500
+# The model's memory grows with the slots of one call: about 370 KiB each at peak with
+# localtypes-small (3,000 labels; a 300-line file has about 100 slots, the largest file of
+# the standard library about 2,000). One request may send MAX_SLOTS, and the calls running
+# at once share SLOT_BUDGET, so the peak stays near 550 MiB above the idle process
+# whatever the clients send (a container limit of 1 GiB holds).
+MAX_SLOTS = 1500
+SLOT_BUDGET = 1500
 # /annotate parses with libcst, whose native parser cannot be cancelled mid-way and slows
 # down sharply with bracket nesting. Its work is estimated first (AST nodes weighted by
 # 1 + bracket depth / 4: about 0.1 per byte of ordinary code, measured at ~20 us per unit

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import shutil
 import subprocess
@@ -128,7 +129,26 @@ def strip_annotations(source: str) -> str:
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
-def autotyping_predictions(records: Sequence[ModuleRecord]) -> Dict[SlotId, str]:
+def autotyping_predictions(records: Sequence[ModuleRecord], work_dir: Path) -> Dict[SlotId, str]:
+    """autotyping's annotations for the test files, cached: they do not depend on our model.
+
+    The cache key is the list of files, their contents and autotyping's version.
+    """
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(version("autotyping").encode())
+    for record in records:
+        digest.update(record.path.encode())
+        digest.update(Path(record.path).read_bytes())
+    cache = work_dir / f"autotyping-{digest.hexdigest()[:16]}.json"
+    if cache.exists():
+        return {tuple(key): label for key, label in json.loads(cache.read_text())}  # type: ignore[misc]
+    found = _run_autotyping(records)
+    cache.write_text(json.dumps([[list(key), label] for key, label in found.items()]))
+    return found
+
+
+def _run_autotyping(records: Sequence[ModuleRecord]) -> Dict[SlotId, str]:
     """Run autotyping over stripped copies of the test files and read back its annotations."""
     work = Path(tempfile.mkdtemp(prefix="localtypes-autotyping-"))
     copies: Dict[Path, str] = {}
@@ -235,7 +255,7 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
     )
     per_name = PerNameBaseline(splits["train"])
     model_scores, name_scores, auto_scores = Scores(), Scores(), Scores()
-    auto = autotyping_predictions(test) if not args.skip_autotyping else {}
+    auto = autotyping_predictions(test, Path(args.work_dir)) if not args.skip_autotyping else {}
     started = time.time()
     for record in test:
         module = ExtractedModule(slots=tuple(record.slots), info=record.info)

@@ -204,6 +204,7 @@ def run(files: Sequence[Path], settings: Settings, predictor: Predictor) -> int:
         except (OSError, SourceError) as exc:
             statuses["skipped"] += 1
             skipped[f"read: {exc}"[:60]] += 1
+            print(f"skipped {path}: {exc}", file=sys.stderr)
             continue
         lines += decoded.text.count("\n")
         check = check_source(decoded.text, str(path), settings, predictor)
@@ -212,6 +213,7 @@ def run(files: Sequence[Path], settings: Settings, predictor: Predictor) -> int:
         rejected.update(check.rejected)
         if check.status == "skipped":
             skipped[check.reason[:60]] += 1
+            print(f"skipped {path}: {check.reason}", file=sys.stderr)
         elif check.status == "failed":
             failures.append((path, check.reason))
             print(f"FAILED {path}: {check.reason}", file=sys.stderr)

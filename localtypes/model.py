@@ -61,6 +61,9 @@ class Predictor:
         # Spinning threads burn a core between requests; a service wants them asleep.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # The arena keeps the peak of the largest file ever seen (~450 MiB after one big
+        # module); without it RSS returns to ~100 MiB, at no measured cost in speed.
+        options.enable_cpu_mem_arena = False
         self.session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
             str(store.file("model.onnx")), options, providers=["CPUExecutionProvider"]
         )

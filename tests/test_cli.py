@@ -411,3 +411,27 @@ def test_serve_answers_predict_like_the_cli_and_stops_on_sigterm(tmp_path: Path)
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0, output
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@requires_model
+def test_progress_bar_on_a_terminal_only_and_silenced_by_quiet(tmp_path: Path) -> None:
+    make_project(tmp_path, copies=2)
+    terminal = Terminal()
+    code = main(["annotate", "--check", "-j", "1", "pkg"], io.StringIO(), terminal)
+    assert code == 1
+    text = terminal.getvalue()
+    assert "annotating" in text and "100%" in text
+    # per-file lines wait until the bar is done, so they do not break it
+    assert text.index("100%") < text.index("would annotate pkg/mod0.py")
+    quiet = Terminal()
+    assert main(["annotate", "--check", "-q", "-j", "1", "pkg"], io.StringIO(), quiet) == 1
+    assert quiet.getvalue() == ""
+    code, _, err = run(["annotate", "--check", "-j", "1", "pkg"])  # not a terminal
+    assert "annotating" not in err

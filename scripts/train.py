@@ -297,6 +297,11 @@ def train(args: argparse.Namespace) -> None:
         ]
     cache_dir = Path(args.work_dir)
     splits = load_splits(split_files, cache_dir, cap=args.cap, seed=args.seed, jobs=args.jobs)
+    if args.requantize:
+        requantize(Path(args.out), Path(args.requantize))
+        cap_per_package(splits["valid"], args.cap, args.seed)
+        check_quantization(Path(args.out), Path(args.requantize), splits["valid"], args)
+        return
     for split, records in splits.items():
         slots = sum(len(r.slots) for r in records)
         packages = len({r.package for r in records})
@@ -413,8 +418,6 @@ def export_store(
     check_batch: Tuple[torch.Tensor, ...],
 ) -> None:
     """ONNX export, int8 quantisation and the manifest."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     model.eval()
     work = Path(tempfile.mkdtemp(prefix="localtypes-export-"))
     float_path = work / "model.float.onnx"
@@ -448,12 +451,7 @@ def export_store(
     check_export(model, example, float_path)
     check_export(model, check_batch, float_path)  # other shapes: the dynamic axes work
     int8_path = work / "model.onnx"
-    quantize_dynamic(
-        str(float_path),
-        str(int8_path),
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul", "Gemm", "Gather"],
-    )
+    quantize(float_path, int8_path)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -486,6 +484,7 @@ def export_store(
             "torch": torch.__version__,
             "float_model_bytes": os.path.getsize(float_path),
             "int8_model_bytes": os.path.getsize(out / "model.onnx"),
+            "quantized_ops": ["Gather"],
         },
         "corpus": {"lock_sha256": lock_hash, "packages": lock_lines},
     }
@@ -495,6 +494,34 @@ def export_store(
     shutil.rmtree(work, ignore_errors=True)
     size = os.path.getsize(out / "model.onnx") / 1e6
     print(f"int8 model {size:.1f} MB (float {os.path.getsize(float_copy) / 1e6:.1f} MB)")
+
+
+def quantize(float_path: Path, int8_path: Path) -> None:
+    """int8 weights for the embedding table (nine tenths of the parameters), float MatMuls.
+
+    Dynamic quantisation of a MatMul also quantises its input activations with one scale
+    per call, so a slot's scores would depend on the other slots of the same call; the
+    answers for a slot must not change with what else the file contains.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(float_path),
+        str(int8_path),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["Gather"],
+    )
+
+
+def requantize(store: Path, float_path: Path) -> None:
+    """Replace a store's model with a new quantisation of its float model."""
+    quantize(float_path, store / "model.onnx")
+    manifest_path = store / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"]["model.onnx"] = sha256_of(store / "model.onnx")
+    manifest["training"]["int8_model_bytes"] = os.path.getsize(store / "model.onnx")
+    manifest["training"]["quantized_ops"] = ["Gather"]
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def check_export(model: TypeModel, example: Tuple[torch.Tensor, ...], path: Path) -> None:
@@ -570,6 +597,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--version", default="0.1.0")
     parser.add_argument("--quant-check-files", type=int, default=100000)
     parser.add_argument("--init-checkpoint", help="start from these weights (checkpoint.pt)")
+    parser.add_argument("--requantize", help="re-quantise the store at --out from this float model")
     return parser.parse_args(argv)
 
 

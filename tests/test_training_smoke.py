@@ -56,10 +56,18 @@ def test_store_is_complete_and_verified(smoke_store: Path) -> None:
     assert "valid_top1_int8" in manifest["quantization"]
 
 
-def test_exported_model_is_int8(smoke_store: Path) -> None:
+def test_embedding_table_is_8_bit(smoke_store: Path) -> None:
+    """The hashed embedding table (most of a real model's weights) is stored as 8 bits."""
+    from onnx import numpy_helper
+
     model = onnx.load(str(smoke_store / "model.onnx"))
-    dtypes = {init.data_type for init in model.graph.initializer}
-    assert onnx.TensorProto.INT8 in dtypes
+    eight_bit = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8}
+    tables = [
+        numpy_helper.to_array(init).shape
+        for init in model.graph.initializer
+        if init.data_type in eight_bit
+    ]
+    assert (4096, 16) in tables, tables  # --buckets 4096 --dim 16
 
 
 def test_loaded_model_predicts_every_slot(smoke_store: Path) -> None:

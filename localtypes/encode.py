@@ -165,7 +165,7 @@ class Encoder:
         features = np.zeros((len(slots), SLOT_FEATURES), dtype=np.int64)
         pair_index: List[Tuple[int, int]] = [(0, 0)]
         pair_ids: List[List[int]] = [[0] * PAIR_FEATURES]
-        matcher = _PairMatcher(bases)
+        matcher = _PairMatcher(bases, info.members)
         for i, slot in enumerate(slots):
             features[i] = self._ids(slot.features, SLOT_FEATURES)
             kind = slot.kind.value
@@ -251,9 +251,20 @@ class _PairMatcher:
         ("b:", "body_ref"),
         ("doc:", "doc"),
         ("rdoc:", "doc"),
+        ("r:on:", "ret_on"),  # return Foo.from_dict(...)
+        ("rv:on:", "ret_on"),
+        ("v:on:", "value_on"),
+        ("dv:on:", "default"),
     )
+    # Usage features that name a member: x.attr, x.method(), x.attr = ...
+    _MEMBER_USES = ("ua:", "um:", "uset:")
 
-    def __init__(self, bases: Sequence[Candidate]) -> None:
+    def __init__(self, bases: Sequence[Candidate], members: Dict[str, Tuple[str, ...]]) -> None:
+        self.by_member: Dict[str, List[int]] = {}
+        for index, cand in enumerate(bases):
+            if cand.source == "class":
+                for member in members.get(cand.local, ()):
+                    self.by_member.setdefault(member, []).append(index)
         self.by_name: Dict[str, List[int]] = {}
         self.by_joined: Dict[str, List[int]] = {}
         self.by_last: Dict[str, List[int]] = {}
@@ -293,7 +304,11 @@ class _PairMatcher:
             for tok in own:
                 add(self.by_token.get(tok, []), "name_overlap")
         returns_self = False
+        matched: Dict[int, int] = {}
         for feature in slot.features:
+            if feature.startswith(self._MEMBER_USES):
+                for index in self.by_member.get(feature.split(":", 1)[1], []):
+                    matched[index] = matched.get(index, 0) + 1
             lowered = feature.lower()
             if lowered in ("r:self", "r:cls", "r:call:cls"):
                 returns_self = True
@@ -303,6 +318,10 @@ class _PairMatcher:
             if lowered.startswith("c:"):
                 enclosing = self.by_name.get(lowered[2:], [])
                 add(enclosing, "enclosing")
+        for index, count in matched.items():
+            add([index], "member" if count == 1 else "members2")
+            if count >= 3:
+                add([index], "members3")
         if returns_self:
             for tags in found.values():
                 if "enclosing" in tags:

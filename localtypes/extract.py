@@ -21,7 +21,7 @@ FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
 # Bump whenever a change alters any slot's features: a model is only valid for the
 # features it was trained on, and the loader refuses a store made for another version.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 
 _SPLIT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _DOC_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
@@ -79,10 +79,13 @@ def _module_info(tree: ast.Module) -> ModuleInfo:
     aliases: List[str] = []
     future = False
 
+    members: Dict[str, Tuple[str, ...]] = {}
+
     def add_classes(body: Iterable[ast.stmt], prefix: str) -> None:
         for stmt in body:
             if isinstance(stmt, ast.ClassDef):
                 classes.append(prefix + stmt.name)
+                members[prefix + stmt.name] = _class_members(stmt)
                 add_classes(stmt.body, prefix + stmt.name + ".")
 
     for stmt in _module_statements(tree.body):
@@ -113,7 +116,29 @@ def _module_info(tree: ast.Module) -> ModuleInfo:
         classes=tuple(dict.fromkeys(classes)),
         aliases=tuple(dict.fromkeys(aliases)),
         future_annotations=future,
+        members=members,
     )
+
+
+def _class_members(cls: ast.ClassDef) -> Tuple[str, ...]:
+    """Names a class's instances answer to: methods, class attributes, ``self.x = ...``."""
+    names: List[str] = []
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(stmt.name)
+            for node in ast.walk(stmt):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "self"
+                ):
+                    names.append(node.attr)
+        elif isinstance(stmt, ast.Assign):
+            names.extend(t.id for t in stmt.targets if isinstance(t, ast.Name))
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            names.append(stmt.target.id)
+    return tuple(dict.fromkeys(name for name in names if not name.startswith("__")))
 
 
 _TYPE_FACTORIES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple", "NewType", "TypeAliasType"})

@@ -67,6 +67,9 @@ class ModuleInfo:
     aliases: Tuple[str, ...]
     # True when the module has ``from __future__ import annotations``.
     future_annotations: bool
+    # class -> its methods and attributes (class-level names and ``self.x = ...``), so that
+    # ``param.read_text()`` can point at the module class that defines ``read_text``.
+    members: Dict[str, Tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections import defaultdict
 from typing import DefaultDict, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
@@ -40,11 +41,15 @@ def extract(source: str) -> ExtractedModule:
     Raises ``SourceError`` (with line and column) when the source is not valid Python.
     """
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():
+            # Invalid escape sequences and the like are the user's business, not ours to print.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(source)
     except SyntaxError as exc:
         raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
     except (ValueError, RecursionError, MemoryError) as exc:
-        raise SourceError(f"cannot parse: {exc}") from None
+        reason = str(exc) or "nested too deeply"  # RecursionError and MemoryError say nothing
+        raise SourceError(f"cannot parse: {reason}") from None
     info = _module_info(tree)
     try:
         slots = tuple(_Collector(info).collect(tree))

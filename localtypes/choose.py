@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
+from localtypes.parsing import parse as parse_ast
 from localtypes.scopes import CLASS, FUNCTION, Binding, ModuleIndex, Scope, ScopeKey
 from localtypes.slots import Slot, SlotKind
 from localtypes.stdtypes import (
@@ -613,7 +614,7 @@ def _parse_label(label: str) -> Optional[ast.expr]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return ast.parse(label.strip(), mode="eval").body
+            return parse_ast(label.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError):
         return None
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import DefaultDict, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from localtypes.errors import SourceError
+from localtypes.parsing import parse as parse_ast
 from localtypes.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
 from localtypes.typenames import LabelError, normalize_node
 
@@ -44,7 +45,7 @@ def extract(source: str) -> ExtractedModule:
         with warnings.catch_warnings():
             # Invalid escape sequences and the like are the user's business, not ours to print.
             warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(source)
+            tree = parse_ast(source)
     except SyntaxError as exc:
         raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
     except (ValueError, RecursionError, MemoryError) as exc:

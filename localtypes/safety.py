@@ -20,6 +20,8 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tupl
 
 from localtypes.choose import ImportSpec, Target
 from localtypes.errors import LocaltypesError, SourceError
+from localtypes.parsing import compile_tree
+from localtypes.parsing import parse as parse_ast
 from localtypes.scopes import CLASS, FUNCTION, MODULE, ScopeKey
 from localtypes.slots import SlotKind
 from localtypes.stdtypes import BUILTIN_NAMES
@@ -49,8 +51,8 @@ def check_edit(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the user's SyntaxWarnings are not ours to print
-            new_tree = ast.parse(new_source)
-            compile(new_tree, filename, "exec", dont_inherit=True)
+            new_tree = parse_ast(new_source)
+            compile_tree(new_tree, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         if not _compiles(old_tree, filename):  # it parsed, but never was valid Python
             raise SourceError(f"does not compile: {exc}") from None
@@ -66,7 +68,7 @@ def _compiles(tree: ast.Module, filename: str) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(tree, filename, "exec", dont_inherit=True)
+            compile_tree(tree, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return False
     return True
@@ -166,7 +168,7 @@ def _check_annotations(
 
 @functools.lru_cache(maxsize=8192)
 def _expression_dump(text: str) -> str:
-    return ast.dump(ast.parse(text, mode="eval").body)
+    return ast.dump(parse_ast(text, mode="eval").body)
 
 
 def _describe(key: AnnotationKey) -> str:

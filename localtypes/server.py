@@ -44,6 +44,7 @@ from localtypes.core import DEFAULT_TOP_K, MAX_TOP_K, annotate, predict
 from localtypes.errors import LocaltypesError, ModelStoreError, SourceError
 from localtypes.metrics import Metrics
 from localtypes.model import ModelInfo, Predictor, TypeGuess
+from localtypes.parsing import parse as parse_ast
 from localtypes.slots import ExtractedModule, SlotKind
 from localtypes.store import ModelStore, load_store
 from localtypes.workers import Budget, Overloaded, TimedOut, WorkerPool
@@ -731,7 +732,7 @@ def check_annotate_cost(source: str, limit: int) -> None:
     import ast
 
     try:
-        tree = ast.parse(source)
+        tree = parse_ast(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return
     brackets = tuple(getattr(ast, name) for name in _BRACKETS)

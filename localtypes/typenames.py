@@ -25,6 +25,8 @@ import ast
 import builtins
 from typing import Dict, Iterator, List, Mapping, Optional
 
+from localtypes.parsing import parse as parse_ast
+
 TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc"})
 
 _TYPING_TO_BUILTIN = {
@@ -55,7 +57,7 @@ class LabelError(ValueError):
 def normalize(annotation: str, imports: Mapping[str, str] | None = None) -> str:
     """Return the canonical label of an annotation written in a module with ``imports``."""
     try:
-        tree = ast.parse(annotation.strip(), mode="eval")
+        tree = parse_ast(annotation.strip(), mode="eval")
     except SyntaxError as exc:
         raise LabelError(f"not an expression: {annotation!r}") from exc
     return _Normalizer(imports or {}).label(tree.body)
@@ -68,13 +70,13 @@ def normalize_node(node: ast.expr, imports: Mapping[str, str] | None = None) -> 
 
 def base_type(label: str) -> str:
     """Strip type parameters: ``list[int]`` -> ``list``; unions keep their members' bases."""
-    tree = ast.parse(label, mode="eval").body
+    tree = parse_ast(label, mode="eval").body
     return " | ".join(dict.fromkeys(_base(member) for member in _union_members(tree)))
 
 
 def dotted_names(label: str) -> List[str]:
     """Every dotted name a label uses, in order: ``list[pathlib.Path]`` -> list, pathlib.Path."""
-    tree = ast.parse(label, mode="eval")
+    tree = parse_ast(label, mode="eval")
     names: List[str] = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Name, ast.Attribute)):
@@ -86,7 +88,7 @@ def dotted_names(label: str) -> List[str]:
 
 def split_union(label: str) -> List[str]:
     """The members of a union label (a one-element list for anything else)."""
-    tree = ast.parse(label, mode="eval").body
+    tree = parse_ast(label, mode="eval").body
     return [ast.unparse(member) for member in _union_members(tree)]
 
 
@@ -142,7 +144,7 @@ class _Normalizer:
         """The union members one node stands for (usually one)."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             try:
-                inner = ast.parse(node.value.strip(), mode="eval").body
+                inner = parse_ast(node.value.strip(), mode="eval").body
             except SyntaxError as exc:
                 raise LabelError(f"bad forward reference: {node.value!r}") from exc
             return self.label(inner).split(" | ")
@@ -182,7 +184,7 @@ class _Normalizer:
                 return "..."
             if isinstance(node.value, str):
                 try:
-                    return self.label(ast.parse(node.value.strip(), mode="eval").body)
+                    return self.label(parse_ast(node.value.strip(), mode="eval").body)
                 except SyntaxError:
                     return repr(node.value)  # Literal["some text"]
             return repr(node.value)

@@ -32,6 +32,7 @@ from localtypes.choose import (
     choose,
 )
 from localtypes.errors import LocaltypesError, SourceError
+from localtypes.parsing import parse as parse_ast
 from localtypes.safety import UnsafeEditError, check_edit
 from localtypes.scopes import FUNCTION, ModuleIndex, Scope, build_index
 from localtypes.slots import Slot, SlotKind
@@ -94,7 +95,7 @@ def parse(source: str) -> ast.Module:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes and the like: not ours to print
-            return ast.parse(source)
+            return parse_ast(source)
     except SyntaxError as exc:
         raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
     except (ValueError, RecursionError, MemoryError) as exc:

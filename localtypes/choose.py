@@ -31,7 +31,7 @@ from localtypes.stdtypes import (
     TYPING_MIN_VERSION,
     TYPING_NAMES,
 )
-from localtypes.typenames import ANY
+from localtypes.typenames import ANY, dotted_name
 
 DEFAULT_KINDS = frozenset({SlotKind.PARAM, SlotKind.RETURN})
 _TYPING_MODULES = ("typing", "typing_extensions", "collections.abc")
@@ -352,7 +352,7 @@ class _Renderer:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return self._union(node)
         if isinstance(node, ast.Subscript):
-            head = _dotted(node.value)
+            head = dotted_name(node.value)
             if head is None:
                 raise _Skip(Reason.UNSUPPORTED, "subscript of a non-name")
             args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -361,7 +361,7 @@ class _Renderer:
             else:
                 inner = ", ".join(self._expr(arg) for arg in args) if args else "()"
             return f"{self._generic_head(head)}[{inner}]"
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted is not None:
             if dotted in _NEEDS_ARGUMENTS:
                 raise _Skip(Reason.UNSUPPORTED, f"bare {dotted}")
@@ -448,7 +448,7 @@ class _Renderer:
         if scope is None or not isinstance(scope.node, ast.ClassDef):
             return False
         for base in scope.node.bases:
-            head = _dotted(base.value) if isinstance(base, ast.Subscript) else None
+            head = dotted_name(base.value) if isinstance(base, ast.Subscript) else None
             if head is not None and head.rpartition(".")[2] in ("Generic", "Protocol"):
                 return True
         return False
@@ -625,14 +625,3 @@ def _under(dotted: str, origin: str) -> bool:
 
 def _is_none(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
-
-
-def _dotted(node: ast.expr) -> Optional[str]:
-    parts: List[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))

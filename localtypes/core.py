@@ -25,16 +25,9 @@ class SlotPrediction:
     guesses: Tuple[TypeGuess, ...]
 
     def to_dict(self) -> Dict[str, Any]:
-        slot = self.slot
         return {
-            "kind": slot.kind.value,
-            "qualname": slot.qualname,
-            "scope": slot.scope,
-            "occurrence": slot.occurrence,
-            "name": slot.name,
-            "line": slot.line,
-            "column": slot.column,
-            "annotation": slot.annotation,
+            **_slot_dict(self.slot),
+            "annotation": self.slot.annotation,
             "predictions": [
                 {"type": guess.label, "confidence": round(guess.confidence, 4)}
                 for guess in self.guesses

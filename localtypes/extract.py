@@ -18,6 +18,7 @@ from localtypes.errors import SourceError
 from localtypes.parsing import parse as parse_ast
 from localtypes.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
 from localtypes.typenames import LabelError, normalize_node
+from localtypes.typenames import dotted_name as dotted
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
@@ -169,18 +170,6 @@ def _is_type_alias(name: str, stmt: Union[ast.Assign, ast.AnnAssign]) -> bool:
 
 
 # --- expression summaries ------------------------------------------------------------------
-
-
-def dotted(node: ast.expr) -> Optional[str]:
-    """``a.b.c`` for a chain of attributes on a name, else None."""
-    parts: List[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def _callee(node: ast.Call) -> str:

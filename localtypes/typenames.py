@@ -80,7 +80,7 @@ def dotted_names(label: str) -> List[str]:
     names: List[str] = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Name, ast.Attribute)):
-            dotted = _dotted(node)
+            dotted = dotted_name(node)
             if dotted is not None and not _is_inner_attribute(node, tree):
                 names.append(dotted)
     return list(dict.fromkeys(names))
@@ -114,7 +114,8 @@ def _base(node: ast.expr) -> str:
     return ast.unparse(node)
 
 
-def _dotted(node: ast.expr) -> Optional[str]:
+def dotted_name(node: ast.expr) -> Optional[str]:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
     parts: List[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -197,7 +198,7 @@ class _Normalizer:
         raise LabelError(f"unsupported annotation node: {ast.dump(node)[:80]}")
 
     def _name(self, node: ast.expr) -> str:
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted is None:
             raise LabelError(f"not a name: {ast.dump(node)[:80]}")
         head, _, rest = dotted.partition(".")

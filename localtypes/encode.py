@@ -140,18 +140,15 @@ class Encoder:
         ids = [feature_id(f, self.buckets) for f in features[:width]]
         return ids + [0] * (width - len(ids))
 
-    def candidates(self, info: ModuleInfo) -> List[Tuple[Candidate, int]]:
-        bases = visible_candidates(info, self.max_bases)
-        return [(cand, t) for cand in bases for t in range(len(self.templates))]
-
     def encode(self, module: ExtractedModule) -> Batch:
         """The model inputs for every slot of one module."""
         return self.encode_slots(module.slots, module.info)
 
     def encode_slots(self, slots: Sequence[Slot], info: ModuleInfo) -> Batch:
-        cands = self.candidates(info)
         bases = visible_candidates(info, self.max_bases)
         templates = len(self.templates)
+        # Candidate j is base j // templates written with template j % templates.
+        cands = [(cand, t) for cand in bases for t in range(templates)]
         width = max(len(cands), 1)  # never a zero-sized axis: ONNX handles those badly
         static = np.zeros((1, width, STATIC_FEATURES), dtype=np.int64)
         mask = np.ones((1, width), dtype=np.float32)

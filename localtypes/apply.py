@@ -1,43 +1,45 @@
 """Write chosen annotations and their imports into source text, keeping every other byte.
 
-A libcst transformer finds each target by the key ``choose`` computed from the ``ast``
-(scope kind, qualified name, occurrence, name, ordinal), counting definitions in source
-order exactly as ``localtypes.scopes`` does. Lambdas are never touched (their parameters
-are not reached: only ``def`` signatures are rewritten), nor is any existing annotation.
+Each edit is an insertion at a position the ``ast`` of the very same source gives (a
+parameter's end, the ``)`` that closes a signature, an assignment target's end, the end of
+the module's header imports); the insertions are spliced in from the end of the text, so
+nothing else moves. A concrete syntax tree (libcst) would re-emit the whole file to change
+a few lines: that parse and re-emit cost more than everything else the writer does, and
+``localtypes.safety`` checks the result either way.
+
+Targets are found by the key ``choose`` computed from the same ``ModuleIndex``. Lambdas are
+never touched (only ``def`` signatures are), nor is any existing annotation.
 """
 
 from __future__ import annotations
 
-import functools
+import ast
+import bisect
+import io
+import re
+import tokenize
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, List, Mapping, Sequence, Set, Tuple, Union
-
-import libcst as cst
+from typing import (
+    Dict,
+    FrozenSet,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 from localtypes.choose import Edit, ImportSpec, Target
-from localtypes.errors import SourceError
-from localtypes.scopes import CLASS, FUNCTION, MODULE, ScopeKey
+from localtypes.scopes import ModuleIndex, ScopeKey
 from localtypes.slots import SlotKind
 
-_SPACE = cst.SimpleWhitespace(" ")
-# Nodes that may hold a scope or a statement to annotate; the walk stops at anything else.
-_DESCEND = (
-    cst.Module,
-    cst.IndentedBlock,
-    cst.SimpleStatementSuite,
-    cst.If,
-    cst.Else,
-    cst.For,
-    cst.While,
-    cst.With,
-    cst.Try,
-    cst.TryStar,
-    cst.ExceptHandler,
-    cst.ExceptStarHandler,
-    cst.Finally,
-    cst.Match,
-    cst.MatchCase,
-)
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_LONE_CR = re.compile(r"\r(?!\n)")
+_WHITESPACE_OR_COMMENT = frozenset(" \t\f\\\r\n#")
+_INDENT = "    "  # for names added to a parenthesised import whose layout says nothing
 
 
 @dataclass(frozen=True)
@@ -49,42 +51,36 @@ class Applied:
     imports: Tuple[ImportSpec, ...]
 
 
-def apply_annotations(source: str, edits: Mapping[Target, Edit]) -> Applied:
+def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIndex) -> Applied:
     """Write each edit's annotation, and the imports of those written, into ``source``.
 
-    Raises ``SourceError`` when libcst cannot parse the source.
+    ``index`` is ``localtypes.scopes.build_index`` of ``source``. A target that is not
+    there, or already annotated, is left out of ``Applied.written``.
     """
     if not edits:
         return Applied(source, frozenset(), ())
-    # libcst drops the last line ending of a file that uses old Mac line endings only.
-    lone_cr = "\r" in source and "\n" not in source
-    text = source.replace("\r", "\n") if lone_cr else source
-    try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        raise SourceError(f"invalid syntax: {exc.message}", exc.raw_line, exc.raw_column) from None
-    except (RecursionError, MemoryError):
-        raise SourceError("cannot parse: nested too deeply") from None
-    if "\r" in text and module.code != text:
-        raise SourceError("line endings that the concrete syntax tree cannot keep")
-    writer = _Writer({target: edit.text for target, edit in edits.items()})
-    try:
-        updated = module.visit(writer)
-    except RecursionError:
-        raise SourceError("cannot rewrite: nested too deeply") from None
-    written = frozenset(writer.written)
+    text = _Text(source)
+    splices: List[Tuple[int, int, str]] = []  # (start, end, replacement)
+    written: Set[Target] = set()
+    variables: _Variables = {}
+    for scope, statement, ordinal in index.assigns.values():
+        name = statement.targets[0]
+        if isinstance(name, ast.Name):
+            variables[(scope.key, name.id, ordinal)] = statement
+    for target, edit in edits.items():
+        found = _splices(text, index, variables, target, edit.text)
+        if found:
+            splices.extend(found)
+            written.add(target)
     # Only the imports of annotations actually written.
     imports = tuple(
         dict.fromkeys(spec for target in sorted_targets(written) for spec in edits[target].imports)
     )
-    updated = _add_imports(updated, imports)
-    new = updated.code
-    if lone_cr:
-        new = new.replace("\n", "\r")
-    return Applied(new, written, imports)
+    splices.extend(_import_splices(text, index.tree, imports))
+    return Applied(text.splice(splices), frozenset(written), imports)
 
 
-def sorted_targets(targets: FrozenSet[Target]) -> List[Target]:
+def sorted_targets(targets: Iterable[Target]) -> List[Target]:
     """Targets in a stable order (for deterministic import lists)."""
     return sorted(
         targets,
@@ -99,170 +95,167 @@ def sorted_targets(targets: FrozenSet[Target]) -> List[Target]:
     )
 
 
-class _Writer(cst.CSTTransformer):
-    """Annotates parameters, returns and first assignments found by their ``Target``."""
+class _Text:
+    """The source with ``ast`` positions (line, UTF-8 byte column) turned into offsets."""
 
-    def __init__(self, annotations: Mapping[Target, str]) -> None:
-        super().__init__()
-        self.annotations = annotations
-        self.written: Set[Target] = set()
-        self.stack: List[ScopeKey] = [ScopeKey(MODULE, "", 0)]
-        self.ordinals: List[Dict[str, int]] = [{}]
-        self.counters: Dict[Tuple[str, str], int] = {}
-        # Only scopes on the way to a target are entered, and statements are looked into
-        # only in scopes with a variable to annotate: most of a module is never visited.
-        self.needed: Set[str] = {""}
-        for target in annotations:
-            parts = target.scope.qualname.split(".")
-            self.needed.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
-        self.variable_scopes = {t.scope for t in annotations if t.kind is SlotKind.VARIABLE}
+    def __init__(self, source: str) -> None:
+        self.source = source
+        # The same line breaks as CPython's tokenizer: \r\n, \r and \n (not \f or \v).
+        self.starts = [0, *(match.end() for match in _NEWLINE.finditer(source))]
+        self.newline = _first_newline(source)
 
-    # -- dispatch (faster than libcst's per-node getattr, and prunes the walk) --
+    def offset(self, line: int, column: int) -> int:
+        start = self.starts[line - 1]
+        end = self.starts[line] if line < len(self.starts) else len(self.source)
+        text = self.source[start:end]
+        if text.isascii():
+            return start + column
+        return start + len(text.encode("utf-8")[:column].decode("utf-8", "replace"))
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            kind = CLASS if isinstance(node, cst.ClassDef) else FUNCTION
-            self._enter(kind, node.name.value)
-            return self.stack[-1].qualname in self.needed
-        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            return self.stack[-1] in self.variable_scopes
-        return isinstance(node, _DESCEND)
+    def start_of(self, node: ast.AST) -> int:
+        return self.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
 
-    def on_leave(self, original_node: cst.CSTNodeT, updated_node: cst.CSTNodeT) -> Any:
-        if isinstance(updated_node, cst.FunctionDef):
-            return self._leave_function(updated_node)
-        if isinstance(updated_node, cst.ClassDef):
-            self._leave()
-        elif isinstance(updated_node, cst.Assign):
-            return self._leave_assign(updated_node)
-        return updated_node
+    def end_of(self, node: ast.AST) -> int:
+        return self.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
 
-    # -- scopes --
+    def before_on_line(self, offset: int) -> str:
+        """The text from the start of ``offset``'s line up to ``offset``."""
+        return self.source[self.starts[bisect.bisect_right(self.starts, offset) - 1] : offset]
 
-    def _enter(self, kind: str, name: str) -> None:
-        parent = self.stack[-1].qualname
-        qualname = f"{parent}.{name}" if parent else name
-        occurrence = self.counters.get((kind, qualname), 0)
-        self.counters[(kind, qualname)] = occurrence + 1
-        self.stack.append(ScopeKey(kind, qualname, occurrence))
-        self.ordinals.append({})
+    def newline_between(self, start: int, end: int) -> bool:
+        return _line_of(self, start) < _line_of(self, end)
 
-    def _leave(self) -> ScopeKey:
-        self.ordinals.pop()
-        return self.stack.pop()
+    def line_start(self, line: int) -> int:
+        return self.starts[line - 1]
 
-    def _leave_function(self, updated_node: cst.FunctionDef) -> cst.FunctionDef:
-        key = self._leave()
-        params = updated_node.params
-        star_arg = params.star_arg
-        if isinstance(star_arg, cst.Param):
-            star_arg = self._param(key, star_arg)
-        star_kwarg = params.star_kwarg
-        if star_kwarg is not None:
-            star_kwarg = self._param(key, star_kwarg)
-        new_params = params.with_changes(
-            posonly_params=[self._param(key, p) for p in params.posonly_params],
-            params=[self._param(key, p) for p in params.params],
-            kwonly_params=[self._param(key, p) for p in params.kwonly_params],
-            star_arg=star_arg,
-            star_kwarg=star_kwarg,
-        )
-        returns = updated_node.returns
-        target = Target(SlotKind.RETURN, key, "return")
-        if returns is None and target in self.annotations:
-            returns = cst.Annotation(_expression(self.annotations[target]))
-            self.written.add(target)
-        return updated_node.with_changes(params=new_params, returns=returns)
+    def line_after(self, line: int) -> Optional[int]:
+        """Where the line after ``line`` starts; None when ``line`` is the last."""
+        return self.starts[line] if line < len(self.starts) else None
 
-    def _param(self, key: ScopeKey, param: cst.Param) -> cst.Param:
-        target = Target(SlotKind.PARAM, key, param.name.value)
-        if param.annotation is not None or target not in self.annotations:
-            return param
-        self.written.add(target)
-        changes: Dict[str, object] = {
-            "annotation": cst.Annotation(_expression(self.annotations[target]))
-        }
-        equal = param.equal
+    def tokens(self, start: int, end: int) -> Iterator[Tuple[tokenize.TokenInfo, int, int]]:
+        """The tokens of ``source[start:end]`` with their absolute (start, end) offsets.
+
+        Stops quietly at a fragment that does not tokenize on its own.
+        """
+        # A lone \r becomes \n (same length, so offsets hold): tokenize splits on \n only.
+        fragment = _LONE_CR.sub("\n", self.source[start:end])
+        starts = [0, *(match.end() for match in _NEWLINE.finditer(fragment))]
+        readline = io.StringIO(fragment, newline="").readline
+        try:
+            for token in tokenize.generate_tokens(readline):
+                if token.type == tokenize.ENDMARKER:
+                    return
+                (row, col), (end_row, end_col) = token.start, token.end
+                first = start + starts[row - 1] + col
+                yield token, first, start + starts[end_row - 1] + end_col
+        except (tokenize.TokenError, SyntaxError):
+            return
+
+    def splice(self, splices: Sequence[Tuple[int, int, str]]) -> str:
+        parts: List[str] = []
+        position = 0
+        for start, end, replacement in sorted(splices, key=lambda s: (s[0], s[1])):
+            parts.append(self.source[position:start])
+            parts.append(replacement)
+            position = end
+        parts.append(self.source[position:])
+        return "".join(parts)
+
+
+def _first_newline(source: str) -> str:
+    match = _NEWLINE.search(source)
+    return match.group() if match else "\n"
+
+
+# --- annotations ---------------------------------------------------------------------------
+
+_Variables = Dict[Tuple[ScopeKey, str, int], ast.Assign]
+
+
+def _splices(
+    text: _Text, index: ModuleIndex, variables: _Variables, target: Target, annotation: str
+) -> List[Tuple[int, int, str]]:
+    """The splices that write ``annotation`` at ``target``; empty when it cannot go there."""
+    if target.kind is SlotKind.VARIABLE:
+        statement = variables.get((target.scope, target.name, target.ordinal))
+        if statement is None:
+            return []
+        name = statement.targets[0]
+        if (name.lineno, name.col_offset) != (statement.lineno, statement.col_offset):
+            return []  # ``(x) = 1``: an annotated target cannot keep its parentheses
+        return [(text.end_of(name), text.end_of(name), f": {annotation}")]
+    scope = index.scopes.get(target.scope)
+    node = scope.node if scope is not None else None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    if target.kind is SlotKind.RETURN:
+        if node.returns is not None:
+            return []
+        closing = _closing_parenthesis(text, node)
+        return [] if closing is None else [(closing, closing, f" -> {annotation}")]
+    for arg, default in _parameters(node.args):
+        if arg.arg == target.name:
+            return [] if arg.annotation is not None else _parameter(text, arg, default, annotation)
+    return []
+
+
+def _parameters(arguments: ast.arguments) -> Iterator[Tuple[ast.arg, Optional[ast.expr]]]:
+    """Every parameter with its default."""
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults: List[Optional[ast.expr]] = [None] * (len(positional) - len(arguments.defaults))
+    yield from zip(positional, [*defaults, *arguments.defaults])
+    if arguments.vararg:
+        yield arguments.vararg, None
+    yield from zip(arguments.kwonlyargs, arguments.kw_defaults)
+    if arguments.kwarg:
+        yield arguments.kwarg, None
+
+
+def _parameter(
+    text: _Text, arg: ast.arg, default: Optional[ast.expr], annotation: str
+) -> List[Tuple[int, int, str]]:
+    end = text.end_of(arg)
+    splices = [(end, end, f": {annotation}")]
+    if default is not None:
+        between = text.source[end : text.start_of(default)]
         # PEP 8: ``x=1`` becomes ``x: int = 1`` once annotated; other spacing is kept.
-        if (
-            param.default is not None
-            and isinstance(equal, cst.AssignEqual)
-            and _empty(equal.whitespace_before)
-            and _empty(equal.whitespace_after)
-        ):
-            changes["equal"] = cst.AssignEqual(whitespace_before=_SPACE, whitespace_after=_SPACE)
-        return param.with_changes(**changes)
-
-    # -- variables --
-
-    def _leave_assign(self, updated_node: cst.Assign) -> Union[cst.Assign, cst.AnnAssign]:
-        if len(updated_node.targets) != 1:
-            return updated_node
-        assign_target = updated_node.targets[0]
-        name = assign_target.target
-        if not isinstance(name, cst.Name):
-            return updated_node
-        ordinals = self.ordinals[-1]
-        ordinal = ordinals.get(name.value, 0)
-        ordinals[name.value] = ordinal + 1
-        target = Target(SlotKind.VARIABLE, self.stack[-1], name.value, ordinal)
-        if target not in self.annotations:
-            return updated_node
-        self.written.add(target)
-        return cst.AnnAssign(
-            target=name,
-            annotation=cst.Annotation(_expression(self.annotations[target])),
-            value=updated_node.value,
-            equal=cst.AssignEqual(
-                whitespace_before=assign_target.whitespace_before_equal,
-                whitespace_after=assign_target.whitespace_after_equal,
-            ),
-            semicolon=updated_node.semicolon,
-        )
+        if between[:1] == "=" and between[1:2] not in _WHITESPACE_OR_COMMENT:
+            splices.append((end, end + 1, " = "))
+    return splices
 
 
-def _empty(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
-    return isinstance(whitespace, cst.SimpleWhitespace) and whitespace.value == ""
-
-
-@functools.lru_cache(maxsize=4096)
-def _expression(text: str) -> cst.BaseExpression:
-    # Nodes are immutable, so one parsed annotation can be shared by every place using it.
-    return cst.parse_expression(text)
+def _closing_parenthesis(
+    text: _Text, node: ast.FunctionDef | ast.AsyncFunctionDef
+) -> Optional[int]:
+    """The offset just after the ``)`` that closes the parameter list of ``node``."""
+    depth = 0
+    opened = False
+    for token, _start, end in text.tokens(text.start_of(node), text.start_of(node.body[0])):
+        if token.type != tokenize.OP:
+            continue
+        if token.string in "([{":
+            opened = opened or (depth == 0 and token.string == "(")
+            depth += 1
+        elif token.string in ")]}":
+            depth -= 1
+            if depth == 0 and opened:
+                return end
+    return None
 
 
 # --- imports ---------------------------------------------------------------------------------
 
 
-def _is_docstring(statement: cst.CSTNode) -> bool:
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
-        return False
-    expr = statement.body[0]
-    return isinstance(expr, cst.Expr) and isinstance(
-        expr.value, (cst.SimpleString, cst.ConcatenatedString)
-    )
-
-
-def _is_import_line(statement: cst.CSTNode) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and all(
-        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
-    )
-
-
-def _from_module(node: cst.ImportFrom) -> str:
-    if node.relative or node.module is None:
-        return ""
-    return cst.helpers.get_full_name_for_node_or_raise(node.module)
-
-
-def _add_imports(module: cst.Module, imports: Sequence[ImportSpec]) -> cst.Module:
+def _import_splices(
+    text: _Text, tree: ast.Module, imports: Sequence[ImportSpec]
+) -> List[Tuple[int, int, str]]:
     """Merge ``from M import`` names into the module's header imports, or add new lines."""
     if not imports:
-        return module
-    body = list(module.body)
-    start = 1 if body and _is_docstring(body[0]) else 0
+        return []
+    lines = _statement_lines(tree.body)
+    start = 1 if lines and _is_docstring(lines[0]) else 0
     end = start
-    while end < len(body) and _is_import_line(body[end]):
+    while end < len(lines) and _is_import_line(lines[end]):
         end += 1
     pending: Dict[str, List[str]] = {}
     plain: List[str] = []
@@ -271,96 +264,133 @@ def _add_imports(module: cst.Module, imports: Sequence[ImportSpec]) -> cst.Modul
             plain.append(spec.module)
         else:
             pending.setdefault(spec.module, []).append(spec.name)
+    splices: List[Tuple[int, int, str]] = []
     # Merge into an existing ``from M import a, b`` of the header (never a star import).
-    for position in range(start, end):
-        line = body[position]
-        assert isinstance(line, cst.SimpleStatementLine)
-        smalls = list(line.body)
-        for number, small in enumerate(smalls):
-            if not isinstance(small, cst.ImportFrom) or isinstance(small.names, cst.ImportStar):
-                continue
-            names = pending.pop(_from_module(small), None)
-            if names:
-                smalls[number] = _merge(small, names)
-        body[position] = line.with_changes(body=smalls)
-    lines: List[cst.SimpleStatementLine] = []
-    for module_name, names in sorted(pending.items()):
-        lines.append(_statement(f"from {module_name} import {', '.join(sorted(names))}"))
-    lines.extend(_statement(f"import {name}") for name in sorted(set(plain)))
-    if lines:
-        if end > 0 and (end == start or _is_future_only(body[start:end])):
-            # right after the docstring or the __future__ imports: a blank line first
-            lines[0] = lines[0].with_changes(leading_lines=[cst.EmptyLine()])
-        following = body[end] if end < len(body) else None
-        if following is not None and not following.leading_lines and not _is_import_line(following):
-            body[end] = following.with_changes(leading_lines=[cst.EmptyLine()])
-        body[end:end] = lines
-    return module.with_changes(body=body)
+    for line in lines[start:end]:
+        for statement in line:
+            if (
+                isinstance(statement, ast.ImportFrom)
+                and not statement.level
+                and statement.module
+                and statement.names[0].name != "*"
+            ):
+                names = pending.pop(statement.module, None)
+                if names:
+                    splices.extend(_merge(text, statement, sorted(names)))
+    new = [f"from {module} import {', '.join(sorted(names))}" for module, names in pending.items()]
+    new.sort()
+    new.extend(f"import {name}" for name in sorted(set(plain)))
+    if not new:
+        return splices
+    newline = text.newline
+    block = "".join(line + newline for line in new)
+    if end > 0 and (end == start or _is_future_only(lines[start:end])):
+        block = newline + block  # right after the docstring or the __future__ imports
+    if end > 0:
+        position = text.line_after(lines[end - 1][-1].end_lineno or 1)
+        if position is None:  # the header ends the file, on a line with no line break
+            position = len(text.source)
+            block = newline + block
+        elif end < len(lines) and position == text.line_start(_first_line(lines[end][0])):
+            block += newline  # nothing between the header and the code: set them apart
+    elif lines:
+        position = text.line_start(_first_line(lines[0][0]))  # below the header comments
+        block += newline
+    else:
+        position = len(text.source)
+        if text.source and not text.source.endswith(("\n", "\r")):
+            block = newline + block
+    splices.append((position, position, block))
+    return splices
 
 
-def _is_future_only(lines: Sequence[cst.BaseStatement]) -> bool:
-    return all(
-        isinstance(line, cst.SimpleStatementLine)
-        and all(
-            isinstance(s, cst.ImportFrom) and _from_module(s) == "__future__" for s in line.body
-        )
-        for line in lines
+def _statement_lines(body: Sequence[ast.stmt]) -> List[List[ast.stmt]]:
+    """Statements grouped by the line they share (``import a; import b``)."""
+    lines: List[List[ast.stmt]] = []
+    for statement in body:
+        if lines and lines[-1][-1].end_lineno == statement.lineno:
+            lines[-1].append(statement)
+        else:
+            lines.append([statement])
+    return lines
+
+
+def _first_line(statement: ast.stmt) -> int:
+    """The line a statement starts on, decorators included."""
+    decorators: List[ast.expr] = getattr(statement, "decorator_list", None) or []
+    return min([statement.lineno, *(decorator.lineno for decorator in decorators)])
+
+
+def _is_docstring(line: Sequence[ast.stmt]) -> bool:
+    return (
+        len(line) == 1
+        and isinstance(line[0], ast.Expr)
+        and isinstance(line[0].value, ast.Constant)
+        and isinstance(line[0].value.value, (str, bytes))
     )
 
 
-def _statement(text: str) -> cst.SimpleStatementLine:
-    statement = cst.parse_statement(text + "\n")
-    assert isinstance(statement, cst.SimpleStatementLine)
-    return statement
+def _is_import_line(line: Sequence[ast.stmt]) -> bool:
+    return all(isinstance(statement, (ast.Import, ast.ImportFrom)) for statement in line)
 
 
-def _merge(node: cst.ImportFrom, names: Sequence[str]) -> cst.ImportFrom:
+def _is_future_only(lines: Sequence[Sequence[ast.stmt]]) -> bool:
+    return all(
+        isinstance(statement, ast.ImportFrom)
+        and statement.module == "__future__"
+        and not statement.level
+        for line in lines
+        for statement in line
+    )
+
+
+def _merge(
+    text: _Text, statement: ast.ImportFrom, names: Sequence[str]
+) -> List[Tuple[int, int, str]]:
     """Append names to ``from M import ...``, following its comma and line style.
 
     Comments stay on the names they follow; new names get none.
     """
-    assert not isinstance(node.names, cst.ImportStar)
-    aliases = list(node.names)
-    last = aliases[-1]
-    added = [cst.ImportAlias(name=cst.Name(name)) for name in sorted(names)]
-    closing = last.comma.whitespace_after if isinstance(last.comma, cst.Comma) else None
-    if isinstance(last.comma, cst.Comma) and isinstance(closing, cst.ParenthesizedWhitespace):
-        # One name a line with a trailing comma: new names go on lines of their own.
-        indent = _item_indent(node, aliases)
-        bare = closing.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
-        between = cst.Comma(whitespace_after=bare.with_changes(last_line=indent))
-        new_aliases = [
-            *aliases[:-1],
-            last.with_changes(
-                comma=last.comma.with_changes(
-                    whitespace_after=closing.with_changes(last_line=indent)
-                )
-            ),
-            *(alias.with_changes(comma=between) for alias in added[:-1]),
-            added[-1].with_changes(comma=cst.Comma(whitespace_after=bare)),
-        ]
-    else:
-        comma = cst.Comma(whitespace_after=_SPACE)
-        trailing = last.comma  # a trailing comma on one line, ``(a, b,)``, stays at the end
-        new_aliases = [
-            *aliases[:-1],
-            last.with_changes(comma=comma),
-            *(alias.with_changes(comma=comma) for alias in added[:-1]),
-            added[-1].with_changes(comma=trailing),
-        ]
-    return node.with_changes(names=new_aliases)
-
-
-def _item_indent(node: cst.ImportFrom, aliases: Sequence[cst.ImportAlias]) -> cst.SimpleWhitespace:
-    """The indentation of the names of a parenthesised import, one a line."""
-    if len(aliases) > 1:
-        before_last = aliases[-2].comma
-        if isinstance(before_last, cst.Comma) and isinstance(
-            before_last.whitespace_after, cst.ParenthesizedWhitespace
-        ):
-            return before_last.whitespace_after.last_line
-    if node.lpar is not None and isinstance(
-        node.lpar.whitespace_after, cst.ParenthesizedWhitespace
+    tokens = list(text.tokens(text.start_of(statement), text.end_of(statement)))
+    keyword = next(i for i, (token, _, _) in enumerate(tokens) if token.string == "import")
+    opening: Optional[int] = None
+    closing: Optional[int] = None
+    aliases: List[List[Tuple[int, int]]] = [[]]  # the (start, end) of each alias's names
+    trailing_comma = False
+    for token, start, end in tokens[keyword + 1 :]:
+        if token.string == "(":
+            opening = start
+        elif token.string == ")":
+            closing = start
+        elif token.string == ",":
+            aliases.append([])
+        elif token.type == tokenize.NAME:
+            aliases[-1].append((start, end))
+        else:
+            continue
+        trailing_comma = token.string == "," or (trailing_comma and token.string == ")")
+    if not aliases[-1]:
+        aliases.pop()
+    last_end = aliases[-1][-1][1]
+    if (
+        trailing_comma
+        and closing is not None
+        and _line_of(text, closing) > _line_of(text, last_end)
     ):
-        return node.lpar.whitespace_after.last_line
-    return cst.SimpleWhitespace("    ")
+        # One name a line with a trailing comma: new names go on lines of their own.
+        firsts = [aliases[-1][0][0]] if len(aliases) > 1 else []
+        if opening is not None:
+            firsts.append(aliases[0][0][0])
+        indent = next(
+            (before for before in map(text.before_on_line, firsts) if not before.strip()), _INDENT
+        )
+        position = text.starts[_line_of(text, closing) - 1]
+        block = "".join(f"{indent}{name},{text.newline}" for name in names)
+        return [(position, position, block)]
+    return [(last_end, last_end, "".join(f", {name}" for name in names))]
+
+
+def _line_of(text: _Text, offset: int) -> int:
+    """The 1-based line that ``offset`` is on."""
+    line: int = bisect.bisect_right(text.starts, offset)
+    return line

@@ -44,7 +44,6 @@ from localtypes.core import DEFAULT_TOP_K, MAX_TOP_K, annotate, predict
 from localtypes.errors import LocaltypesError, ModelStoreError, SourceError
 from localtypes.metrics import Metrics
 from localtypes.model import ModelInfo, Predictor, TypeGuess
-from localtypes.parsing import parse as parse_ast
 from localtypes.slots import ExtractedModule, SlotKind
 from localtypes.store import ModelStore, load_store
 from localtypes.workers import Budget, Overloaded, TimedOut, WorkerPool
@@ -66,13 +65,6 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # whatever the clients send (a container limit of 1 GiB holds).
 MAX_SLOTS = 1500
 SLOT_BUDGET = 1500
-# /annotate parses with libcst, whose native parser cannot be cancelled mid-way and slows
-# down sharply with bracket nesting. Its work is estimated first (AST nodes weighted by
-# 1 + bracket depth / 4: about 0.1 per byte of ordinary code, measured at ~20 us per unit
-# of libcst parse time on a busy 2-core machine) and refused above this: at most ~3 s for
-# one uncancellable parse, while any ordinary file under the 1 MiB body limit passes.
-MAX_ANNOTATE_COST = 150_000
-MAX_BRACKET_DEPTH = 64
 MAX_PATH_CHARS = 4096
 RETRY_AFTER_SECONDS = 1
 # SIGTERM: requests already received get this long to finish.
@@ -217,7 +209,6 @@ class App:
         self.metrics = Metrics()
         self.pool = WorkerPool(settings.max_concurrent_inference)
         self.max_slots = MAX_SLOTS
-        self.max_annotate_cost = MAX_ANNOTATE_COST
         self._ready = threading.Event()
         self._draining = False
         self.failed: Optional[str] = None
@@ -283,8 +274,8 @@ class App:
             )
             start = time.perf_counter()
             predict(_WARMUP_SOURCE, "warmup.py", predictor=predictor)
-            # Also imports what /annotate imports lazily (libcst): an import interrupted by
-            # a cancellation could leave the import lock of its module taken.
+            # Also imports what /annotate needs: an import interrupted by a cancellation
+            # could leave the import lock of its module taken.
             annotate(_WARMUP_SOURCE, "warmup.py", settings=self.settings, predictor=predictor)
             self.predictor = predictor
             self._ready.set()
@@ -412,10 +403,8 @@ class App:
         request = self._read_request(environ, _ANNOTATE_OPTIONS)
         settings = dataclasses.replace(self.settings, **request.options)
         predictor = self._predictor()
-        cost_limit = self.max_annotate_cost
 
         def work() -> Dict[str, Any]:
-            check_annotate_cost(request.source, cost_limit)
             result = annotate(request.source, request.path, settings=settings, predictor=predictor)
             return result.to_dict()
 
@@ -473,9 +462,6 @@ class App:
         except TooManySlots as exc:
             self.metrics.rejected.labels(reason="too_many_slots").inc()
             raise HTTPError(413, str(exc), {"limit": exc.limit}) from None
-        except TooComplex as exc:
-            self.metrics.rejected.labels(reason="too_complex").inc()
-            raise HTTPError(413, str(exc)) from None
 
     # --- input
 
@@ -707,51 +693,6 @@ def _request_id(environ: WSGIEnvironment) -> str:
     if isinstance(given, str) and _REQUEST_ID.fullmatch(given):
         return given
     return uuid.uuid4().hex
-
-
-# --- bounding the libcst work of /annotate -------------------------------------------------
-
-
-class TooComplex(Exception):
-    """The source would take the writer too long (estimated before it starts)."""
-
-
-_BRACKETS = (
-    "List", "Tuple", "Set", "Dict", "ListComp", "SetComp", "DictComp", "GeneratorExp",
-    "Call", "Subscript",
-)  # fmt: skip
-
-
-def check_annotate_cost(source: str, limit: int) -> None:
-    """Refuse a source whose libcst parse would be too slow to run uncancellable.
-
-    The estimate walks the standard library's AST (fast, and cancellable between nodes) and
-    stops as soon as the limit is passed. A source that does not parse is left to the core,
-    which reports it with line and column.
-    """
-    import ast
-
-    try:
-        tree = parse_ast(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return
-    brackets = tuple(getattr(ast, name) for name in _BRACKETS)
-    cost = 0.0
-    stack: List[Tuple[ast.AST, int]] = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        cost += 1 + depth / 4
-        if cost > limit:
-            raise TooComplex(
-                "the source is too large or too deeply nested for /annotate on this server"
-                f" (estimated work above {limit}); /predict has no such limit"
-            )
-        inner = depth + 1 if isinstance(node, brackets) else depth
-        if inner > MAX_BRACKET_DEPTH:
-            raise TooComplex(
-                f"brackets nested more than {MAX_BRACKET_DEPTH} deep: too slow to annotate"
-            )
-        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
 
 
 # --- the OpenAPI document ------------------------------------------------------------------

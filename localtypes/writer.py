@@ -8,7 +8,6 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from typing import (
-    TYPE_CHECKING,
     Callable,
     Dict,
     Iterable,
@@ -21,6 +20,8 @@ from typing import (
     TypeVar,
 )
 
+from localtypes.apply import Applied
+from localtypes.apply import apply_annotations as _apply
 from localtypes.choose import (
     Candidate,
     Edit,
@@ -41,8 +42,6 @@ from localtypes.slots import Slot, SlotKind
 # could pick more slots; the writer repeats until nothing changes (idempotence), at most this.
 MAX_ROUNDS = 3
 
-if TYPE_CHECKING:
-    from localtypes.apply import Applied
 
 SlotKey = Tuple[SlotKind, str, int, str]
 _T = TypeVar("_T")
@@ -82,12 +81,9 @@ class WriteResult:
         return bool(self.added)
 
 
-def apply_annotations(source: str, edits: Mapping[Target, Edit]) -> Applied:
-    """``localtypes.apply.apply_annotations``, imported on first use: libcst takes a while
-    to import, and ``predict`` never needs it."""
-    from localtypes import apply
-
-    return apply.apply_annotations(source, edits)
+def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIndex) -> Applied:
+    """``localtypes.apply.apply_annotations`` (the seam tests use to break the writer)."""
+    return _apply(source, edits, index)
 
 
 def parse(source: str) -> ast.Module:
@@ -147,7 +143,7 @@ def write_rounds(
         if not plan.choices:
             break
         edits = {choice.target: Edit(choice.text, choice.imports) for choice in plan.choices}
-        applied = _guarded(partial(apply_annotations, current, edits))
+        applied = _guarded(partial(apply_annotations, current, edits, index))
         for choice in plan.choices:
             slot = _original(choice.slot, first, round_number)
             if choice.target in applied.written:

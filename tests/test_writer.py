@@ -188,22 +188,22 @@ def test_broken_transform_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = localtypes.apply.apply_annotations
 
-    def sabotage(source: str, edits: object) -> localtypes.apply.Applied:
-        applied = real(source, edits)  # type: ignore[arg-type]
+    def sabotage(source: str, edits: object, index: object) -> localtypes.apply.Applied:
+        applied = real(source, edits, index)  # type: ignore[arg-type]
         return localtypes.apply.Applied(
             applied.source.replace("return x", "return None"), applied.written, applied.imports
         )
 
     monkeypatch.setattr(localtypes.writer, "apply_annotations", sabotage)
     slot = next(s for s in extract(SOURCE).slots if s.name == "x")
-    with pytest.raises(UnsafeEditError):
+    with pytest.raises(UnsafeEditError, match="changes more than annotations"):
         write(SOURCE, [Candidate(slot, "int", 0.9)], WriteOptions(0.5))
 
 
 def test_internal_error_is_reported_not_raised_raw(monkeypatch: pytest.MonkeyPatch) -> None:
     import localtypes.writer
 
-    def crash(source: str, edits: object) -> None:
+    def crash(source: str, edits: object, index: object) -> None:
         raise KeyError("boom")
 
     monkeypatch.setattr(localtypes.writer, "apply_annotations", crash)

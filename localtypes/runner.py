@@ -6,6 +6,7 @@ writes and caches whole files by itself, sending back only a small ``FileOutcome
 
 from __future__ import annotations
 
+import collections
 import difflib
 import enum
 import hashlib
@@ -28,6 +29,8 @@ from localtypes.errors import LocaltypesError, SourceError
 from localtypes.report import FileOutcome, Report, Status
 
 if TYPE_CHECKING:
+    import queue
+
     from localtypes.model import Predictor
 
 
@@ -217,28 +220,100 @@ def _in_process(paths: Sequence[str], options: Options) -> Iterator[FileOutcome]
 
 
 def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[FileOutcome]:
+    """Annotate ``paths`` in ``workers`` processes: this one and ``workers - 1`` children.
+
+    This process works too: it starts at once (its interpreter and imports are paid for)
+    while the children start and load the model. Files go largest first, each to whichever
+    process is free next; a thread keeps every child two files ahead.
+    """
     import multiprocessing
-    from concurrent.futures import as_completed
+    import queue
+    import threading
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from localtypes.model import default_predictor
+
+    todo = collections.deque(_largest_first(paths))
+    lock = threading.Lock()
+
+    def take() -> Optional[str]:
+        with lock:
+            return todo.popleft() if todo else None
 
     # spawn: a forked child would inherit the parent's onnxruntime threads half-alive.
-    context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
+        max_workers=workers - 1,
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
         initargs=(options.settings.model, os.getpid()),
     )
-    futures: List[Future[FileOutcome]] = []
+    finished: queue.SimpleQueue[Optional[FileOutcome]] = queue.SimpleQueue()
+
+    def feed() -> None:
+        running: Dict[Future[FileOutcome], str] = {}
+        submitting = True
+        try:
+            while True:
+                while submitting and len(running) < 2 * (workers - 1):
+                    path = take()
+                    if path is None:
+                        break
+                    try:
+                        running[executor.submit(_work, path, options)] = path
+                    except RuntimeError:  # the pool broke or shut down: this process goes on
+                        with lock:
+                            todo.appendleft(path)
+                        submitting = False
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finished.put(_outcome(future, running.pop(future)))
+        finally:
+            finished.put(None)
+
+    feeder = threading.Thread(target=feed, name="localtypes-feeder", daemon=True)
+    feeder.start()
     try:
-        futures = [executor.submit(_work, path, options) for path in paths]
-        by_future = dict(zip(futures, paths))
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:  # a worker died (killed, out of memory)
-                yield _failed(by_future[future], f"worker failed: {type(exc).__name__}: {exc}")
+        predictor = default_predictor(options.settings.model)
+        while True:
+            yield from _drain(finished)
+            path = take()
+            if path is None:
+                break
+            yield annotate_file(path, options, predictor)
+        while True:
+            outcome = finished.get()
+            if outcome is None:
+                break
+            yield outcome
     finally:
+        with lock:
+            todo.clear()  # the feeder submits nothing more
         executor.shutdown(wait=True, cancel_futures=True)
+        feeder.join()
+
+
+def _outcome(future: Future[FileOutcome], path: str) -> FileOutcome:
+    try:
+        return future.result()
+    except Exception as exc:  # a worker died (killed, out of memory)
+        return _failed(path, f"worker failed: {type(exc).__name__}: {exc}")
+
+
+def _drain(finished: queue.SimpleQueue[Optional[FileOutcome]]) -> Iterator[FileOutcome]:
+    """The outcomes the children have finished so far, without waiting."""
+    import queue
+
+    while True:
+        try:
+            outcome = finished.get_nowait()
+        except queue.Empty:
+            return
+        if outcome is None:
+            finished.put(None)  # the end marker stays for the final wait
+            return
+        yield outcome
 
 
 # Work worth a process of its own: about the bytes one process annotates in the time a new

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
@@ -64,10 +65,15 @@ def predict(
 
     Raises ``SourceError`` when the source does not parse.
     """
+    return _predict(source, path, top_k, predictor or default_predictor(), None)
+
+
+def _predict(
+    source: str, path: Optional[str], top_k: int, predictor: Predictor, tree: Optional[ast.Module]
+) -> Prediction:
     if not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
-    predictor = predictor or default_predictor()
-    module = extract(source)
+    module = extract(source, tree)
     guesses = predictor.predict(module, top_k=top_k)
     return Prediction(
         model=predictor.info,
@@ -156,8 +162,8 @@ def annotate(
     )
     model = predictor
 
-    def guess(text: str) -> List[Candidate]:
-        prediction = predict(text, path, top_k=1, predictor=model)
+    def guess(text: str, tree: ast.Module) -> List[Candidate]:
+        prediction = _predict(text, path, 1, model, tree)
         return [
             Candidate(
                 item.slot,

@@ -37,27 +37,34 @@ def subtokens(name: str) -> List[str]:
     return [part.lower() for part in _SPLIT.findall(name)]
 
 
-def extract(source: str) -> ExtractedModule:
-    """Parse ``source`` and return its slots and visible names.
+def extract(source: str, tree: Optional[ast.Module] = None) -> ExtractedModule:
+    """Parse ``source`` (unless its ``tree`` is given) and return its slots and visible names.
 
     Raises ``SourceError`` (with line and column) when the source is not valid Python.
+    The tree is only read, so a caller that already parsed the source can share it.
     """
-    try:
-        with warnings.catch_warnings():
-            # Invalid escape sequences and the like are the user's business, not ours to print.
-            warnings.simplefilter("ignore", SyntaxWarning)
-            tree = parse_ast(source)
-    except SyntaxError as exc:
-        raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        reason = str(exc) or "nested too deeply"  # RecursionError and MemoryError say nothing
-        raise SourceError(f"cannot parse: {reason}") from None
+    if tree is None:
+        tree = parse_source(source)
     info = _module_info(tree)
     try:
         slots = tuple(_Collector(info).collect(tree))
     except RecursionError:
         raise SourceError("cannot analyse: expressions nested too deeply") from None
     return ExtractedModule(slots=slots, info=info)
+
+
+def parse_source(source: str) -> ast.Module:
+    """``ast.parse`` with its errors turned into ``SourceError`` (with line and column)."""
+    try:
+        with warnings.catch_warnings():
+            # Invalid escape sequences and the like are the user's business, not ours to print.
+            warnings.simplefilter("ignore")
+            return parse_ast(source)
+    except SyntaxError as exc:
+        raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        reason = str(exc) or "nested too deeply"  # RecursionError and MemoryError say nothing
+        raise SourceError(f"cannot parse: {reason}") from None
 
 
 # --- what the module can see -------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
@@ -33,7 +32,7 @@ from localtypes.choose import (
     choose,
 )
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.parsing import parse as parse_ast
+from localtypes.extract import parse_source
 from localtypes.safety import UnsafeEditError, check_edit
 from localtypes.scopes import FUNCTION, ModuleIndex, Scope, build_index
 from localtypes.slots import Slot, SlotKind
@@ -86,18 +85,6 @@ def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIn
     return _apply(source, edits, index)
 
 
-def parse(source: str) -> ast.Module:
-    """``ast.parse`` with the errors turned into ``SourceError``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escapes and the like: not ours to print
-            return parse_ast(source)
-    except SyntaxError as exc:
-        raise SourceError(f"invalid syntax: {exc.msg}", exc.lineno, exc.offset) from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise SourceError(f"cannot parse: {exc}") from None
-
-
 def write(
     source: str,
     candidates: Sequence[Candidate],
@@ -105,18 +92,21 @@ def write(
     filename: str = "<unknown>",
 ) -> WriteResult:
     """Write the chosen annotations among ``candidates`` (slots of ``source``) into ``source``."""
-    return write_rounds(source, lambda _text: candidates, options, filename, max_rounds=1)
+    return write_rounds(source, lambda _text, _tree: candidates, options, filename, max_rounds=1)
 
 
 def write_rounds(
     source: str,
-    guess: Callable[[str], Sequence[Candidate]],
+    guess: Callable[[str, ast.Module], Sequence[Candidate]],
     options: WriteOptions,
     filename: str = "<unknown>",
     max_rounds: int = MAX_ROUNDS,
 ) -> WriteResult:
-    """Annotate ``source`` with the guesses ``guess`` makes, until a pass adds nothing."""
-    original = parse(source)
+    """Annotate ``source`` with the guesses ``guess`` makes, until a pass adds nothing.
+
+    ``guess`` gets each pass's text and its tree (to read, not to change).
+    """
+    original = parse_source(source)
     current = source
     tree = original
     first: Dict[SlotKey, Slot] = {}
@@ -126,13 +116,13 @@ def write_rounds(
     imports: List[ImportSpec] = []
     names: Set[str] = set()
     for round_number in range(max_rounds):
-        candidates = guess(current)
+        if round_number > 0:
+            tree = parse_source(current)
+        candidates = guess(current, tree)
         if round_number == 0:
             keys = Counter(_key(c.slot) for c in candidates)
             # Keys the extractor gives twice (a class defined twice) cannot be mapped back.
             first = {_key(c.slot): c.slot for c in candidates if keys[_key(c.slot)] == 1}
-        if round_number > 0:
-            tree = parse(current)
         index = build_index(tree, current)
         if filename.endswith(".pyi"):
             index.future_annotations = True  # stubs are never run: write as in typeshed

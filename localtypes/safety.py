@@ -16,7 +16,7 @@ import ast
 import functools
 import warnings
 from collections import Counter
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from localtypes.choose import ImportSpec, Target
 from localtypes.errors import LocaltypesError, SourceError
@@ -217,48 +217,55 @@ def _check_names(
 # --- comparing modulo annotations ----------------------------------------------------------
 
 
-_SKIPPED_FIELDS = {
-    ast.arg: ("annotation", "type_comment"),
-    ast.FunctionDef: ("returns", "type_comment"),
-    ast.AsyncFunctionDef: ("returns", "type_comment"),
-    ast.Assign: ("type_comment",),
+_SKIPPED_FIELDS: Dict[type, FrozenSet[str]] = {
+    ast.arg: frozenset({"annotation", "type_comment"}),
+    ast.FunctionDef: frozenset({"returns", "type_comment"}),
+    ast.AsyncFunctionDef: frozenset({"returns", "type_comment"}),
+    ast.Assign: frozenset({"type_comment"}),
 }
 
 
-def _view(node: ast.AST) -> Tuple[str, List[object]]:
-    """A node's type and fields, annotations left out; ``x: T = v`` reads as ``x = v``."""
-    if isinstance(node, ast.AnnAssign):
-        if node.value is None:
-            return "Pass", []
-        return "Assign", [[node.target], node.value]
-    skipped = _SKIPPED_FIELDS.get(type(node), ())
-    fields = [getattr(node, name, None) for name in node._fields if name not in skipped]
-    return type(node).__name__, fields
-
-
 def equal_modulo_annotations(old: ast.AST, new: ast.AST) -> bool:
-    """Whether two trees are the same once every annotation is removed."""
-    stack: List[Tuple[object, object]] = [(old, new)]
+    """Whether two trees are the same once every annotation is removed.
+
+    ``x: T = v`` reads as ``x = v``; a bare ``x: T`` only equals another bare one. Written
+    as one flat loop: it visits every node of both trees, on every file written.
+    """
+    stack: List[Tuple[Any, Any]] = [(old, new)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        left, right = stack.pop()
-        if isinstance(left, ast.AST) and isinstance(right, ast.AST):
-            (left_type, left_fields), (right_type, right_fields) = _view(left), _view(right)
-            if left_type != right_type:
+        left, right = pop()
+        kind = type(left)
+        if kind is not type(right):
+            assign = _as_assign(left) if kind is ast.AnnAssign else left
+            other = _as_assign(right) if type(right) is ast.AnnAssign else right
+            if type(assign) is not ast.Assign or type(other) is not ast.Assign:
                 return False
-            stack.extend(zip(left_fields, right_fields))
-        elif isinstance(left, list) and isinstance(right, list):
+            extend(((assign.targets, other.targets), (assign.value, other.value)))
+        elif kind is list:
             if len(left) != len(right):
                 return False
-            stack.extend(zip(left, right))
-        elif not _same_leaf(left, right):
+            extend(zip(left, right))
+        elif kind is ast.AnnAssign:
+            if (left.value is None) != (right.value is None):
+                return False
+            if left.value is not None:
+                extend(((left.target, right.target), (left.value, right.value)))
+        elif isinstance(left, ast.AST):
+            skipped = _SKIPPED_FIELDS.get(kind)
+            for name in left._fields:
+                if skipped is None or name not in skipped:
+                    push((getattr(left, name, None), getattr(right, name, None)))
+        elif left != right:
             return False
     return True
 
 
-def _same_leaf(left: object, right: object) -> bool:
-    if isinstance(left, (ast.AST, list)) or isinstance(right, (ast.AST, list)):
-        return False  # a node against a value: the shapes differ
-    return type(left) is type(right) and left == right
+def _as_assign(node: ast.AnnAssign) -> Optional[ast.Assign]:
+    """``x: T = v`` as the ``x = v`` it becomes without its annotation (None for ``x: T``)."""
+    if node.value is None:
+        return None
+    return ast.Assign(targets=[node.target], value=node.value)
 
 
 def _remove_imports(tree: ast.Module, imports: Sequence[ImportSpec]) -> ast.Module:

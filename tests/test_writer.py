@@ -31,7 +31,7 @@ from localtypes.errors import SourceError
 from localtypes.extract import extract
 from localtypes.files import decode_source
 from localtypes.model import TypeGuess
-from localtypes.safety import UnsafeEditError, check_edit
+from localtypes.safety import UnsafeEditError, check_edit, equal_modulo_annotations
 from localtypes.scopes import FUNCTION, ScopeKey
 from localtypes.slots import ExtractedModule, Slot, SlotKind
 from localtypes.writer import WriteResult, write
@@ -350,3 +350,23 @@ def test_annotations_of_nested_functions_trigger_another_pass() -> None:
     assert "def inner(fn: Callable[..., int])" in first.source
     again = annotate(first.source, predictor=predictor)  # type: ignore[arg-type]
     assert again.source == first.source
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "equal"),
+    [
+        ("def f(a, *b, c=1, **d):\n    return a\n",
+         "def f(a: int, *b: str, c: int = 1, **d: t.Any) -> int:\n    return a\n", True),
+        ("x = 1\nclass C:\n    y = [1]\n", "x: int = 1\nclass C:\n    y: list[int] = [1]\n", True),
+        ("x: int\n", "x: str\n", True),  # a bare annotation: only its annotation differs
+        ("x = 1\n", "x = True\n", False),  # 1 == True, but not the same constant
+        ("x = 1\n", "y: int = 1\n", False),
+        ("x = 1\n", "x: int\n", False),
+        ("x: int = 1\n", "x: int\n", False),
+        ("def f(a):\n    pass\n", "def f(a, b):\n    pass\n", False),
+        ("f(a)\n", "f(a)\nf(a)\n", False),
+        ("x = y = 1\n", "x: int = 1\n", False),
+    ],
+)  # fmt: skip
+def test_equal_modulo_annotations(old: str, new: str, equal: bool) -> None:
+    assert equal_modulo_annotations(ast.parse(old), ast.parse(new)) is equal

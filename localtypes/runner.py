@@ -191,6 +191,22 @@ def _init_worker(model: Optional[str], parent: int) -> None:
     global _worker_predictor
     _watch_parent(parent)
     _worker_predictor = default_predictor(model)
+    _tune_gc()
+
+
+def _tune_gc() -> None:
+    """Fewer cyclic-GC passes while annotating (about 15% of the run on the bench tree).
+
+    Every file makes hundreds of thousands of short-lived AST nodes, which refcounting
+    frees (trees hold no cycles), yet each 700 allocations start a collection that also
+    walks the loaded model and modules: those are frozen out of it, and young collections
+    come less often.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _watch_parent(parent: int) -> None:
@@ -215,6 +231,7 @@ def _in_process(paths: Sequence[str], options: Options) -> Iterator[FileOutcome]
     from localtypes.model import default_predictor
 
     predictor = default_predictor(options.settings.model)
+    _tune_gc()
     for path in paths:
         yield annotate_file(path, options, predictor)
 
@@ -276,6 +293,7 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
     feeder.start()
     try:
         predictor = default_predictor(options.settings.model)
+        _tune_gc()
         while True:
             yield from _drain(finished)
             path = take()

@@ -328,10 +328,25 @@ def _index_module_bindings(index: ModuleIndex) -> None:
                 _add(index, name, Binding(stmt.lineno, "other", None, type_checking))
     # ``global x`` in a function binds a module name at some unknown time.
     never = 1 << 30
-    for node in ast.walk(tree):
+    for node in _every_statement(tree.body):
         if isinstance(node, ast.Global):
             for name in node.names:
                 _add(index, name, Binding(never, "global", None, False))
+
+
+def _every_statement(body: List[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested scopes included: ``global`` is one, so no expression needs
+    a visit (a walk of every node cost more than the rest of the index)."""
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        for block in ("finalbody", "orelse", "body"):
+            stack.extend(reversed(getattr(stmt, block, None) or []))
+        for handler in reversed(getattr(stmt, "handlers", None) or []):
+            stack.extend(reversed(handler.body))
+        for case in reversed(getattr(stmt, "cases", None) or []):
+            stack.extend(reversed(case.body))
 
 
 def _header_bindings(stmt: ast.stmt) -> Iterator[str]:

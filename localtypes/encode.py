@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -147,6 +147,24 @@ class Encoder:
     def encode_slots(self, slots: Sequence[Slot], info: ModuleInfo) -> Batch:
         bases = visible_candidates(info, self.max_bases)
         templates = len(self.templates)
+        buckets = self.buckets
+        # Features repeat across the slots of a module (module imports, kinds, positions,
+        # names): hash each distinct string once per call. Per call, not per encoder, so a
+        # long-lived service does not grow a cache of every name it has ever seen.
+        cache: Dict[str, int] = {}
+        known = cache.get
+
+        def ids(features: Sequence[str], width: int) -> List[int]:
+            out: List[Optional[int]] = list(map(known, features[:width]))
+            if None in out:
+                for index, fid in enumerate(out):
+                    if fid is None:
+                        feature = features[index]
+                        out[index] = cache[feature] = feature_id(feature, buckets)
+            if len(out) < width:
+                out += [0] * (width - len(out))
+            return out  # type: ignore[return-value]  # no None left
+
         # Candidate j is base j // templates written with template j % templates.
         cands = [(cand, t) for cand in bases for t in range(templates)]
         width = max(len(cands), 1)  # never a zero-sized axis: ONNX handles those badly
@@ -157,20 +175,32 @@ class Encoder:
             feats = [f"C|t:{template}", f"C|src:{cand.source}", f"C|src:{cand.source}:{template}"]
             feats += [f"C|tok:{tok}" for tok in toks[-3:]]
             feats.append(f"C|label:{cand.label}")
-            static[0, j] = self._ids(feats, STATIC_FEATURES)
+            static[0, j] = ids(feats, STATIC_FEATURES)
             mask[0, j] = 0.0
         features = np.zeros((len(slots), SLOT_FEATURES), dtype=np.int64)
         pair_index: List[Tuple[int, int]] = [(0, 0)]
         pair_ids: List[List[int]] = [[0] * PAIR_FEATURES]
         matcher = _PairMatcher(bases, info.members)
+        # The id rows of one set of pair tags for one slot kind, per template: slots share
+        # few distinct tag sets, so each is formatted and hashed once.
+        pair_rows: Dict[Tuple[Tuple[str, ...], str], List[List[int]]] = {}
         for i, slot in enumerate(slots):
-            features[i] = self._ids(slot.features, SLOT_FEATURES)
+            features[i] = ids(slot.features, SLOT_FEATURES)
             kind = slot.kind.value
             for base, feats in matcher.pairs(slot).items():
+                key = (tuple(feats), kind)
+                rows = pair_rows.get(key)
+                if rows is None:
+                    rows = pair_rows[key] = [
+                        ids(
+                            [f"P|{f}:{template}:{kind}" for f in feats] + [f"P|{f}" for f in feats],
+                            PAIR_FEATURES,
+                        )
+                        for template in range(templates)
+                    ]
                 for template in range(templates):
-                    tagged = [f"P|{f}:{template}:{kind}" for f in feats] + [f"P|{f}" for f in feats]
                     pair_index.append((i, base * templates + template))
-                    pair_ids.append(self._ids(tagged, PAIR_FEATURES))
+                    pair_ids.append(rows[template])
         return Batch(
             features=features,
             cand_static=static,
@@ -206,9 +236,10 @@ class Encoder:
         """Ranked guesses per slot from the model's scores (already temperature-scaled)."""
         from localtypes.model import TypeGuess
 
-        scores = logits.astype(np.float64)
-        scores -= scores.max(axis=1, keepdims=True)
-        probs = np.exp(scores)
+        # The [S, V + C] float64 matrix is made once and then worked on in place. Casting
+        # inside the subtraction gives exactly ``logits.astype(float64) - max``.
+        scores = np.subtract(logits, logits.max(axis=1, keepdims=True), dtype=np.float64)
+        probs = np.exp(scores, out=scores)
         probs /= probs.sum(axis=1, keepdims=True)
         vocab = len(self.labels)
         out: List[Tuple[TypeGuess, ...]] = []
@@ -219,19 +250,45 @@ class Encoder:
             width = len(cand_labels)
             twins = np.array([self.index.get(label, -1) for label in cand_labels], dtype=np.int64)
             names = self.labels + cand_labels
-            part = probs[rows]
-            vocab_part = part[:, :vocab].copy()
-            cand_part = part[:, vocab : vocab + width].copy()
-            has_twin = twins >= 0
+            # ``probs`` is ours: a one-module batch is merged in place instead of copied.
+            part = probs if len(rows) == len(probs) else probs[rows]
+            merged = part[:, : vocab + width]
+            has_twin = np.nonzero(twins >= 0)[0]
             # A label both in the vocabulary and among the candidates counts once, summed.
-            cand_part[:, has_twin] += vocab_part[:, twins[has_twin]]
-            vocab_part[:, twins[has_twin]] = 0.0
-            vocab_part[:, self.other] = 0.0
-            merged = np.concatenate([vocab_part, cand_part], axis=1)
-            best = np.argsort(-merged, axis=1)[:, :top_k]
-            for r, row in enumerate(best):
-                out.append(tuple(TypeGuess(names[j], min(float(merged[r, j]), 1.0)) for j in row))
+            merged[:, vocab + has_twin] += merged[:, twins[has_twin]]
+            merged[:, twins[has_twin]] = 0.0
+            merged[:, self.other] = 0.0
+            best = _top_k(merged, top_k)
+            values = np.take_along_axis(merged, best, axis=1).tolist()
+            for row, row_values in zip(best.tolist(), values):
+                out.append(tuple(TypeGuess(names[j], min(v, 1.0)) for j, v in zip(row, row_values)))
         return out
+
+
+def _top_k(scores: np.ndarray[Any, Any], k: int) -> np.ndarray[Any, Any]:
+    """Per row, the columns of the ``k`` highest scores, highest first.
+
+    The same columns as ``np.argsort(-scores, axis=1)[:, :k]``: the k + 1 highest are
+    partitioned out (linear time) and sorted; only when two of them are equal (or NaN)
+    could the order depend on the sort algorithm, and then the full argsort decides.
+    """
+    columns = scores.shape[1]
+    if k >= columns:
+        return np.argsort(-scores, axis=1)[:, :k]
+    if k == 1:  # what ``annotate`` asks for: argmax, when each row's maximum is unique
+        best: np.ndarray[Any, Any] = np.argmax(scores, axis=1)[:, None]
+        tops = np.take_along_axis(scores, best, axis=1)
+        if np.all(np.count_nonzero(scores == tops, axis=1) == 1):
+            return best
+        return np.argsort(-scores, axis=1)[:, :k]
+    top = np.argpartition(scores, columns - k - 1, axis=1)[:, columns - k - 1 :]
+    values = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-values, axis=1)
+    top = np.take_along_axis(top, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    if not np.all(values[:, :-1] > values[:, 1:]):
+        return np.argsort(-scores, axis=1)[:, :k]
+    return top[:, :k]
 
 
 class _PairMatcher:
@@ -255,6 +312,8 @@ class _PairMatcher:
     )
     # Usage features that name a member: x.attr, x.method(), x.attr = ...
     _MEMBER_USES = ("ua:", "um:", "uset:")
+    # The first segments of the (lowered) features that can relate a slot to a candidate.
+    _HEADS = frozenset({prefix.split(":", 1)[0] for prefix, _ in _EVIDENCE} | {"c", "r"})
 
     def __init__(self, bases: Sequence[Candidate], members: Dict[str, Tuple[str, ...]]) -> None:
         self.by_member: Dict[str, List[int]] = {}
@@ -276,6 +335,8 @@ class _PairMatcher:
                 self.by_last.setdefault(toks[-1], []).append(index)
                 for tok in set(toks):
                     self.by_token.setdefault(tok, []).append(index)
+        self._by_own: Dict[str, List[Tuple[List[int], str]]] = {}
+        self._effects: Dict[str, _Effect] = {}
 
     def pairs(self, slot: Slot) -> Dict[int, List[str]]:
         """Candidate index -> the pair features that relate it to ``slot``."""
@@ -290,31 +351,27 @@ class _PairMatcher:
                     tags.append(tag)
 
         name = slot.scope.rsplit(".", 1)[-1] if slot.kind is SlotKind.RETURN else slot.name
-        own = subtokens(name)
-        if own:
-            joined = "".join(own)
-            add(self.by_joined.get(joined, []), "name_eq")
-            add(self.by_last.get(own[-1], []), "name_last")
-            for plural in (own[-1][:-1], own[-1][:-2]):
-                if own[-1].endswith("s") and plural:
-                    add(self.by_last.get(plural, []), "name_plural")
-            for tok in own:
-                add(self.by_token.get(tok, []), "name_overlap")
+        by_own = self._by_own.get(name)
+        if by_own is None:
+            by_own = self._by_own[name] = self._own_lookups(name)
+        for indexes, tag in by_own:
+            add(indexes, tag)
         returns_self = False
         matched: Dict[int, int] = {}
+        effects = self._effects
         for feature in slot.features:
-            if feature.startswith(self._MEMBER_USES):
-                for index in self.by_member.get(feature.split(":", 1)[1], []):
-                    matched[index] = matched.get(index, 0) + 1
-            lowered = feature.lower()
-            if lowered in ("r:self", "r:cls", "r:call:cls"):
+            effect = effects.get(feature)
+            if effect is None:
+                effect = effects[feature] = self._effect(feature)
+            if effect is _NO_EFFECT:
+                continue
+            members, is_self, lookups = effect
+            for index in members:
+                matched[index] = matched.get(index, 0) + 1
+            if is_self:
                 returns_self = True
-            for prefix, tag in self._EVIDENCE:
-                if lowered.startswith(prefix):
-                    add(self.by_name.get(lowered[len(prefix) :], []), tag)
-            if lowered.startswith("c:"):
-                enclosing = self.by_name.get(lowered[2:], [])
-                add(enclosing, "enclosing")
+            for indexes, tag in lookups:
+                add(indexes, tag)
         for index, count in matched.items():
             add([index], "member" if count == 1 else "members2")
             if count >= 3:
@@ -324,3 +381,47 @@ class _PairMatcher:
                 if "enclosing" in tags:
                     tags.append("returns_self")
         return found
+
+    # Lookups are a pure function of a name or a feature string for one module, and the
+    # slots of a module share most of their features: each string is examined once per
+    # module (a matcher lives for one encode call) instead of once per slot.
+
+    def _own_lookups(self, name: str) -> List[Tuple[List[int], str]]:
+        """The name features of a slot called ``name``: (candidates, tag), in order."""
+        out: List[Tuple[List[int], str]] = []
+        own = subtokens(name)
+        if own:
+            joined = "".join(own)
+            out.append((self.by_joined.get(joined, []), "name_eq"))
+            out.append((self.by_last.get(own[-1], []), "name_last"))
+            for plural in (own[-1][:-1], own[-1][:-2]):
+                if own[-1].endswith("s") and plural:
+                    out.append((self.by_last.get(plural, []), "name_plural"))
+            for tok in own:
+                out.append((self.by_token.get(tok, []), "name_overlap"))
+        return [(indexes, tag) for indexes, tag in out if indexes]
+
+    def _effect(self, feature: str) -> _Effect:
+        """What one slot feature contributes: member hits, returns-self, (candidates, tag)."""
+        members: List[int] = []
+        if feature.startswith(self._MEMBER_USES):
+            members = self.by_member.get(feature.split(":", 1)[1], [])
+        lowered = feature.lower()
+        if not members and lowered.partition(":")[0] not in self._HEADS:
+            return _NO_EFFECT  # no evidence prefix, no "c:", no "r:self" can match
+        is_self = lowered in ("r:self", "r:cls", "r:call:cls")
+        lookups: List[Tuple[List[int], str]] = []
+        for prefix, tag in self._EVIDENCE:
+            if lowered.startswith(prefix):
+                lookups.append((self.by_name.get(lowered[len(prefix) :], []), tag))
+        if lowered.startswith("c:"):
+            lookups.append((self.by_name.get(lowered[2:], []), "enclosing"))
+        lookups = [(indexes, tag) for indexes, tag in lookups if indexes]
+        if not members and not is_self and not lookups:
+            return _NO_EFFECT
+        return members, is_self, lookups
+
+
+# A feature that relates the slot to no candidate (most of them).
+_Effect = Tuple[List[int], bool, List[Tuple[List[int], str]]]
+_NO_EFFECT: _Effect = ([], False, [])

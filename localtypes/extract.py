@@ -67,6 +67,50 @@ def parse_source(source: str) -> ast.Module:
         raise SourceError(f"cannot parse: {reason}") from None
 
 
+# --- walking the tree ---------------------------------------------------------------------
+
+# Fields that never hold a child worth visiting: identifiers, flags, and the shared
+# context/operator singletons (``Load()``, ``Add()``), which no feature looks at. Skipping
+# them, and iterating fields without ``ast.iter_child_nodes``'s generators, makes the walks
+# below (every node of every function, twice) about twice as fast. (Not "name": a string
+# almost everywhere, but a ``Name`` node in 3.12's ``type X = ...``.)
+_LEAF_FIELDS = frozenset(
+    {
+        "ctx", "op", "ops", "id", "attr", "arg", "asname", "module", "level", "conversion",
+        "simple", "is_async", "kind", "tag", "lineno", "type_comment", "kwd_attrs", "n", "s",
+    }
+)  # fmt: skip
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {ast.Constant: ()}  # a constant has no children
+
+
+def _child_fields(cls: type) -> Tuple[str, ...]:
+    """The fields of node type ``cls`` that can hold child nodes, in ``_fields`` order."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = tuple(f for f in getattr(cls, "_fields", ()) if f not in _LEAF_FIELDS)
+        _CHILD_FIELDS[cls] = fields
+    return fields
+
+
+def _walk(node: ast.AST) -> List[ast.AST]:
+    """``list(ast.walk(node))`` in the same (breadth-first) order, less the leaf singletons."""
+    nodes = [node]
+    AST, fields_of = ast.AST, _CHILD_FIELDS
+    for node in nodes:  # appending while iterating: a queue
+        fields = fields_of.get(type(node))
+        if fields is None:
+            fields = _child_fields(type(node))
+        for field in fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        nodes.append(item)
+            elif isinstance(value, AST):
+                nodes.append(value)
+    return nodes
+
+
 # --- what the module can see -------------------------------------------------------------
 
 
@@ -140,9 +184,9 @@ def _class_members(cls: ast.ClassDef) -> Tuple[str, ...]:
     for stmt in cls.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names.append(stmt.name)
-            for node in ast.walk(stmt):
+            for node in _walk(stmt):
                 if (
-                    isinstance(node, ast.Attribute)
+                    type(node) is ast.Attribute
                     and isinstance(node.ctx, ast.Store)
                     and isinstance(node.value, ast.Name)
                     and node.value.id == "self"
@@ -350,24 +394,48 @@ def _is_stub_body(body: List[ast.stmt]) -> bool:
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-class _Body:
-    """Every node of a function body (nested scopes excluded) and each node's parent.
+_SCOPE_TYPES = frozenset(_SCOPES)
+# What ``_return_features`` looks at.
+_FLOW_TYPES = frozenset({ast.Return, ast.Yield, ast.YieldFrom, ast.Raise, ast.Assign})
 
-    Built once per function and shared by the usage, reference and return features.
+
+class _Body:
+    """The nodes of a function body (nested scopes excluded) that features look at.
+
+    Built once per function and shared by the usage, reference and return features:
+    ``names`` (every ``Name``), ``flow`` (returns, yields, raises, assignments), both in
+    walk order, and each node's parent.
     """
 
     def __init__(self, body: List[ast.stmt]) -> None:
-        self.nodes: List[ast.AST] = []
+        self.names: List[ast.Name] = []
+        self.flow: List[ast.AST] = []
         self.parents: Dict[ast.AST, ast.AST] = {}
         stack: List[ast.AST] = list(reversed(body))
-        nodes, parents = self.nodes, self.parents
+        names, flow, parents = self.names, self.flow, self.parents
+        AST, Name, scopes, flows = ast.AST, ast.Name, _SCOPE_TYPES, _FLOW_TYPES
+        fields_of = _CHILD_FIELDS
         while stack:
             node = stack.pop()
-            nodes.append(node)
-            for child in ast.iter_child_nodes(node):
-                if not isinstance(child, _SCOPES):
-                    parents[child] = node
-                    stack.append(child)
+            cls = type(node)
+            if cls is Name:
+                names.append(node)  # type: ignore[arg-type]
+                continue  # its only child is the context
+            if cls in flows:
+                flow.append(node)
+            fields = fields_of.get(cls)
+            if fields is None:
+                fields = _child_fields(cls)
+            for field in fields:
+                value = getattr(node, field, None)
+                if type(value) is list:
+                    for child in value:
+                        if isinstance(child, AST) and type(child) not in scopes:
+                            parents[child] = node
+                            stack.append(child)
+                elif isinstance(value, AST) and type(value) not in scopes:
+                    parents[value] = node
+                    stack.append(value)
 
 
 class _Collector:
@@ -379,6 +447,15 @@ class _Collector:
         # typing imports only say "this file is annotated": code to annotate has none.
         roots = [root for root in roots if root and root not in _ANNOTATION_ONLY_MODULES]
         self.module_features = tuple(f"mi:{root}" for root in roots)[:20]
+        # The same class, parameter and variable names recur all over a module.
+        self._name_cache: Dict[Tuple[str, str], List[str]] = {}
+
+    def _name_features(self, name: str, prefix: str) -> List[str]:
+        """``_name_features``, once per module for each name (callers do not mutate it)."""
+        feats = self._name_cache.get((name, prefix))
+        if feats is None:
+            feats = self._name_cache[name, prefix] = _name_features(name, prefix)
+        return feats
 
     def collect(self, tree: ast.Module) -> Iterator[Slot]:
         yield from self._scope(tree.body, scope="", classes=(), in_function=False, node=None)
@@ -401,8 +478,12 @@ class _Collector:
         node: Optional[Union[FunctionNode, ast.ClassDef]],
     ) -> Iterator[Slot]:
         """Slots of one scope's body: its variables, then nested defs in source order."""
-        yield from self._variables(body, scope, classes, in_function, node)
-        for child in _scope_children(body):
+        statements = _scope_statements(body)
+        yield from self._variables(statements, scope, classes, in_function, node)
+        for child in statements:
+            if type(child) not in _SCOPE_TYPES:
+                continue
+            assert isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
             qual = f"{scope}.{child.name}" if scope else child.name
             if isinstance(child, ast.ClassDef):
                 yield from self._scope(child.body, qual, (*classes, child.name), False, child)
@@ -450,7 +531,7 @@ class _Collector:
                 "k:param",
                 f"pk:{param_kind}",
                 f"pos:{min(index, 6)}",
-                *_name_features(arg.arg, "n"),
+                *self._name_features(arg.arg, "n"),
                 *common,
                 *(value_kind(defaults[arg.arg], "dv") if arg.arg in defaults else ["dv:absent"]),
                 *usages.get(arg.arg, ()),
@@ -493,21 +574,17 @@ class _Collector:
         decorators: List[str],
         in_class: bool,
     ) -> List[str]:
-        feats = [*_name_features(fn.name, "f"), *self.module_features]
+        feats = [*self._name_features(fn.name, "f"), *self.module_features]
         if isinstance(fn, ast.AsyncFunctionDef):
             feats.append("async")
         if in_class:
             feats.append("method")
         if classes:
-            feats.extend(_name_features(classes[-1], "c"))
+            feats.extend(self._name_features(classes[-1], "c"))
         feats.extend(f"d:{name}" for name in decorators)
         if _is_stub_body(fn.body):
             feats.append("stub_body")
-        refs = [
-            node.id
-            for node in body.nodes
-            if isinstance(node, ast.Name) and node.id[:1].isupper() and not node.id.isupper()
-        ]
+        refs = [node.id for node in body.names if node.id[:1].isupper() and not node.id.isupper()]
         feats.extend(f"b:{name}" for name in list(dict.fromkeys(refs))[:10])
         return feats
 
@@ -515,7 +592,7 @@ class _Collector:
 
     def _variables(
         self,
-        body: List[ast.stmt],
+        statements: List[ast.stmt],
         scope: str,
         classes: Tuple[str, ...],
         in_function: bool,
@@ -525,7 +602,7 @@ class _Collector:
         declared: Set[str] = set()
         firsts: Dict[str, Union[ast.Assign, ast.AnnAssign]] = {}
         annotated: Dict[str, ast.AnnAssign] = {}
-        for stmt in _scope_statements(body):
+        for stmt in statements:
             if isinstance(stmt, (ast.Global, ast.Nonlocal)):
                 declared.update(stmt.names)
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
@@ -540,9 +617,9 @@ class _Collector:
         occurrence = max(self.occurrences[scope] - 1, 0) if in_function else 0
         context = [f"scope:{where}", *self.module_features]
         if classes:
-            context.extend(_name_features(classes[-1], "c"))
+            context.extend(self._name_features(classes[-1], "c"))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            context.extend(_name_features(node.name, "f")[:2])
+            context.extend(self._name_features(node.name, "f")[:2])
         for name, stmt in firsts.items():
             if (
                 name in declared
@@ -557,7 +634,7 @@ class _Collector:
                 annotation, label = None, None
                 target = stmt.targets[0]
             value = stmt.value
-            feats = ["k:variable", *_name_features(name, "n"), *context]
+            feats = ["k:variable", *self._name_features(name, "n"), *context]
             feats.extend(value_kind(value, "v") if value is not None else ["v:absent"])
             if name.isupper():
                 feats.append("constant")
@@ -574,25 +651,42 @@ class _Collector:
             )
 
 
-def _scope_children(body: List[ast.stmt]) -> Iterator[Union[FunctionNode, ast.ClassDef]]:
-    """Functions and classes defined directly in a scope (inside its blocks too), in order."""
-    for stmt in _scope_statements(body):
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            yield stmt
+# Per statement type, its fields that hold blocks of statements, in the order visited.
+_BLOCK_FIELDS: Dict[type, Tuple[str, ...]] = {}
+_HANDLER_FIELDS = frozenset({"handlers", "cases"})  # lists of handlers/cases with a body
 
 
-def _scope_statements(body: List[ast.stmt]) -> Iterator[ast.stmt]:
-    """Statements of a scope at any block depth, without entering nested scopes."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        for field in ("body", "orelse", "finalbody"):
-            yield from _scope_statements(getattr(stmt, field, []) or [])
-        for handler in getattr(stmt, "handlers", []) or []:
-            yield from _scope_statements(handler.body)
-        for case in getattr(stmt, "cases", []) or []:
-            yield from _scope_statements(case.body)
+def _scope_statements(body: List[ast.stmt]) -> List[ast.stmt]:
+    """Statements of a scope at any block depth, without entering nested scopes.
+
+    Pre-order: a statement, then its ``body``, ``orelse``, ``finalbody``, ``except``
+    handlers and ``case`` blocks. A list, built once per scope for its two readers.
+    """
+    out: List[ast.stmt] = []
+
+    def visit(stmts: List[ast.stmt]) -> None:
+        for stmt in stmts:
+            out.append(stmt)
+            cls = type(stmt)
+            if cls in _SCOPE_TYPES:
+                continue
+            fields = _BLOCK_FIELDS.get(cls)
+            if fields is None:
+                fields = _BLOCK_FIELDS[cls] = tuple(
+                    f
+                    for f in ("body", "orelse", "finalbody", "handlers", "cases")
+                    if f in getattr(cls, "_fields", ())
+                )
+            for field in fields:
+                value = getattr(stmt, field, None) or []
+                if field in _HANDLER_FIELDS:
+                    for handler in value:
+                        visit(handler.body)
+                else:
+                    visit(value)
+
+    visit(body)
+    return out
 
 
 def _name_features(name: str, prefix: str) -> List[str]:
@@ -620,8 +714,8 @@ def _usages(body: _Body, names: Set[str]) -> Dict[str, List[str]]:
     """Per parameter: how the body uses it (attributes, calls it flows into, operators)."""
     found: Dict[str, List[str]] = {name: [] for name in names}
     parents = body.parents
-    for node in body.nodes:
-        if not (isinstance(node, ast.Name) and node.id in found):
+    for node in body.names:
+        if node.id not in found:
             continue
         bucket = found[node.id]
         if len(bucket) >= MAX_USAGES:
@@ -726,7 +820,7 @@ def _return_features(fn: FunctionNode, body: _Body) -> List[str]:
     yields = False
     yield_from = False
     raises = False
-    for node in body.nodes:
+    for node in body.flow:
         if isinstance(node, ast.Return):
             returns.append(node.value)
         elif isinstance(node, ast.Yield):

@@ -10,9 +10,11 @@ times, each in its own process and on its own fresh copy:
 - ``autotyping --safe`` (a libcst codemod) with one job, when it is installed.
 
 Times are wall-clock of the whole command, interpreter start and model load included;
-peak memory is the largest process's maximum RSS (``wait4``). Prints a markdown table.
+peak memory is the largest process's maximum RSS (``wait4``). Each row but autotyping runs
+``--repeat`` times (default 3), interleaved, and the median run is reported with the range.
+Prints a markdown table.
 
-    python scripts/bench_annotate.py [--packages asyncio,email,...] [--keep DIR]
+    python scripts/bench_annotate.py [--packages asyncio,email,...] [--keep DIR] [--repeat N]
 """
 
 from __future__ import annotations
@@ -152,18 +154,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
     parser.add_argument("--model", help="Model store folder (default: the bundled one).")
     parser.add_argument("--no-autotyping", action="store_true", help="Leave autotyping out.")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="Runs of each localtypes and floor row (median)."
+    )
     args = parser.parse_args(argv)
     packages = [p for p in args.packages.split(",") if p]
     work = args.keep or Path(tempfile.mkdtemp(prefix="lt-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        return _bench(work, packages, args.model, not args.no_autotyping)
+        return _bench(work, packages, args.model, not args.no_autotyping, args.repeat)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _bench(work: Path, packages: List[str], model: Optional[str], autotyping: bool) -> int:
+def _median(runs: List[Measure]) -> Measure:
+    """The run with the median wall time; its spread over all runs goes in the notes."""
+    ordered = sorted(runs, key=lambda m: m.wall_s)
+    middle = ordered[(len(ordered) - 1) // 2]
+    if len(runs) == 1:
+        return middle
+    spread = f"median of {len(runs)} runs ({ordered[0].wall_s:.2f}-{ordered[-1].wall_s:.2f} s)"
+    notes = f"{spread}. {middle.notes}" if middle.notes else spread
+    peak = max(m.peak_mib for m in runs)
+    return Measure(middle.name, middle.wall_s, peak, notes, middle.cpu_s)
+
+
+def _bench(
+    work: Path, packages: List[str], model: Optional[str], autotyping: bool, repeat: int
+) -> int:
     load_before = os.getloadavg()[0]
     original = work / "original"
     shutil.rmtree(original, ignore_errors=True)
@@ -179,29 +198,28 @@ def _bench(work: Path, packages: List[str], model: Optional[str], autotyping: bo
     localtypes = [python, "-m", "localtypes", "annotate"]
     if model:
         localtypes += ["--model", model]
-    measures: List[Measure] = []
-    measures.append(
-        run_isolated(
-            "libcst parse + re-emit (floor)", [python, "-c", FLOOR_CODE, str(fresh("floor"))]
-        )
-    )
-    for jobs in (1, 2):
-        tree, cache = fresh(f"jobs{jobs}"), work / f"cache{jobs}"
-        shutil.rmtree(cache, ignore_errors=True)
-        env = {"LOCALTYPES_CACHE_DIR": str(cache)}
-        measures.append(
+    # The machine's speed drifts by 10-20% from minute to minute (a shared VM): every row
+    # runs ``repeat`` times, interleaved round by round, and the median run is reported.
+    rows: Dict[str, List[Measure]] = {}
+
+    def record(measure: Measure) -> None:
+        rows.setdefault(measure.name, []).append(measure)
+
+    for _ in range(repeat):
+        record(
             run_isolated(
-                f"localtypes --jobs {jobs}", [*localtypes, "--jobs", str(jobs), str(tree)], env
+                "libcst parse + re-emit (floor)", [python, "-c", FLOOR_CODE, str(fresh("floor"))]
             )
         )
-        if jobs == 1:
-            measures.append(
-                run_isolated(
-                    "localtypes --jobs 1, cached re-run",
-                    [*localtypes, "--jobs", "1", str(tree)],
-                    env,
-                )
-            )
+        for jobs in (1, 2):
+            tree, cache = fresh(f"jobs{jobs}"), work / f"cache{jobs}"
+            shutil.rmtree(cache, ignore_errors=True)
+            env = {"LOCALTYPES_CACHE_DIR": str(cache)}
+            command = [*localtypes, "--jobs", str(jobs), str(tree)]
+            record(run_isolated(f"localtypes --jobs {jobs}", command, env))
+            if jobs == 1:
+                record(run_isolated("localtypes --jobs 1, cached re-run", command, env))
+    measures = [_median(runs) for runs in rows.values()]
     if not autotyping:
         pass
     elif importlib.util.find_spec("autotyping") is None:

@@ -45,7 +45,9 @@ class ModelInfo:
 class Predictor:
     """Turns the slots of one module into ranked guesses, in one onnxruntime call."""
 
-    def __init__(self, store: ModelStore, intra_op_threads: int = 1) -> None:
+    def __init__(
+        self, store: ModelStore, intra_op_threads: int = 1, memory_arena: bool = False
+    ) -> None:
         # onnxruntime's wheel records telemetry events and a device id under the user's
         # cache unless this is set before its first import; local-first means nothing of
         # the kind. setdefault: a user may still opt in explicitly.
@@ -62,10 +64,10 @@ class Predictor:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         # The arena keeps the peak of the largest file ever seen (~450 MiB after one big
-        # module); without it RSS returns to ~100 MiB. It costs speed: inference alone
-        # takes 20-35% longer (1.1-1.3 s against 0.8 s over the 159-file bench tree, about
-        # 4% of an annotate run), a price paid for a service that stays small.
-        options.enable_cpu_mem_arena = False
+        # module); without it RSS returns to ~100 MiB, which a long-lived service wants.
+        # Without it inference takes 20-35% longer and the kernel zeroes fresh pages for
+        # every call: a batch run (the CLI) turns it on.
+        options.enable_cpu_mem_arena = memory_arena
         self.session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
             str(store.file("model.onnx")), options, providers=["CPUExecutionProvider"]
         )

@@ -68,9 +68,10 @@ def _write(path: str, data: bytes) -> None:
 
 def unified_diff(old: str, new: str, path: str) -> str:
     """A unified diff of one file, with ``a/`` and ``b/`` names as git prints them."""
+    # Lines end at \n, \r or \r\n only (str.splitlines also breaks at \f, \x1c, ...).
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
+        io.StringIO(old, newline="").readlines(),
+        io.StringIO(new, newline="").readlines(),
         fromfile=f"a/{path}",
         tofile=f"b/{path}",
     )
@@ -256,7 +257,6 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
     import queue
     import threading
     from concurrent.futures import FIRST_COMPLETED, wait
-
 
     todo = collections.deque(_largest_first(paths))
     lock = threading.Lock()

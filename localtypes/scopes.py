@@ -13,6 +13,7 @@ qualname in source order (functions and classes are counted separately).
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple, Union
 
@@ -24,6 +25,7 @@ CLASS = "class"
 FUNCTION = "function"
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def build_index(tree: ast.Module, source: str) -> ModuleIndex:
         future_annotations=False,
         star_import=False,
         deleted=set(),
-        lines=source.splitlines(),
+        lines=_LINE_BREAK.split(source),  # as the parser numbers lines: not at \f or \x1c
     )
     counters: Dict[Tuple[str, str], int] = {}
     _index_scope(index, module_scope, counters)

@@ -43,3 +43,19 @@ def test_unified_diff_names_files_and_marks_missing_final_newline() -> None:
     assert "-def f(x):\n+def f(x: int):\n" in diff
     assert diff.endswith("     pass\n\\ No newline at end of file\n")
     assert unified_diff("same\n", "same\n", "a.py") == ""
+
+
+def test_unified_diff_breaks_lines_where_python_does() -> None:
+    # str.splitlines would also break at the form feed and mark a line "no newline".
+    old = "x = 1\n\x0c\ndef f(a):\n    return a\n"
+    new = "x = 1\n\x0c\ndef f(a) -> int:\n    return a\n"
+    diff = unified_diff(old, new, "f.py")
+    assert "No newline" not in diff
+    assert diff.split("\n")[3:] == [
+        " x = 1",
+        " \x0c",
+        "-def f(a):",
+        "+def f(a) -> int:",
+        "     return a",
+        "",
+    ]

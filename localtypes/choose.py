@@ -365,6 +365,9 @@ class _Renderer:
         if dotted is not None:
             if dotted in _NEEDS_ARGUMENTS:
                 raise _Skip(Reason.UNSUPPORTED, f"bare {dotted}")
+            if dotted.rsplit(".", 1)[-1] == "TypeAlias":
+                # Not a type but a declaration: it would turn a variable into an alias.
+                raise _Skip(Reason.UNSUPPORTED, "TypeAlias")
             if dotted == "Self" and not self.context.in_class:
                 raise _Skip(Reason.UNSUPPORTED, "Self outside a class")
             return self._name(dotted)

@@ -24,7 +24,7 @@ FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
 # Bump whenever a change alters any slot's features: a model is only valid for the
 # features it was trained on, and the loader refuses a store made for another version.
-FEATURES_VERSION = 3
+FEATURES_VERSION = 4
 
 _SPLIT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _DOC_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
@@ -395,8 +395,13 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 _SCOPE_TYPES = frozenset(_SCOPES)
+# ``x: T = v`` in a body: the features read ``x = v`` (the code to annotate has no ``T``).
+_ANNOTATION_FIELDS = frozenset({"annotation", "returns"})
+_BODY_FIELDS: Dict[type, Tuple[str, ...]] = {}
 # What ``_return_features`` looks at.
-_FLOW_TYPES = frozenset({ast.Return, ast.Yield, ast.YieldFrom, ast.Raise, ast.Assign})
+_FLOW_TYPES = frozenset(
+    {ast.Return, ast.Yield, ast.YieldFrom, ast.Raise, ast.Assign, ast.AnnAssign}
+)
 
 
 class _Body:
@@ -411,10 +416,12 @@ class _Body:
         self.names: List[ast.Name] = []
         self.flow: List[ast.AST] = []
         self.parents: Dict[ast.AST, ast.AST] = {}
-        stack: List[ast.AST] = list(reversed(body))
-        names, flow, parents = self.names, self.flow, self.parents
         AST, Name, scopes, flows = ast.AST, ast.Name, _SCOPE_TYPES, _FLOW_TYPES
-        fields_of = _CHILD_FIELDS
+        # Nested defs and classes are scopes of their own, at the top of the body too: their
+        # annotations must not reach this function's features (code to annotate has none).
+        stack: List[ast.AST] = [stmt for stmt in reversed(body) if type(stmt) not in scopes]
+        names, flow, parents = self.names, self.flow, self.parents
+        fields_of = _BODY_FIELDS
         while stack:
             node = stack.pop()
             cls = type(node)
@@ -425,7 +432,9 @@ class _Body:
                 flow.append(node)
             fields = fields_of.get(cls)
             if fields is None:
-                fields = _child_fields(cls)
+                fields = fields_of[cls] = tuple(
+                    f for f in _child_fields(cls) if f not in _ANNOTATION_FIELDS
+                )
             for field in fields:
                 value = getattr(node, field, None)
                 if type(value) is list:
@@ -659,8 +668,8 @@ _HANDLER_FIELDS = frozenset({"handlers", "cases"})  # lists of handlers/cases wi
 def _scope_statements(body: List[ast.stmt]) -> List[ast.stmt]:
     """Statements of a scope at any block depth, without entering nested scopes.
 
-    Pre-order: a statement, then its ``body``, ``orelse``, ``finalbody``, ``except``
-    handlers and ``case`` blocks. A list, built once per scope for its two readers.
+    Pre-order, in source order: a statement, then its ``body``, ``except`` handlers,
+    ``case`` blocks, ``orelse`` and ``finalbody``. A list, built once per scope for its two readers.
     """
     out: List[ast.stmt] = []
 
@@ -674,7 +683,7 @@ def _scope_statements(body: List[ast.stmt]) -> List[ast.stmt]:
             if fields is None:
                 fields = _BLOCK_FIELDS[cls] = tuple(
                     f
-                    for f in ("body", "orelse", "finalbody", "handlers", "cases")
+                    for f in ("body", "handlers", "cases", "orelse", "finalbody")
                     if f in getattr(cls, "_fields", ())
                 )
             for field in fields:
@@ -795,8 +804,8 @@ def _usage_of(
         return ["u:formatted"]
     if isinstance(parent, ast.Starred):
         return ["u:starred"]
-    if isinstance(parent, ast.Assign):
-        target = parent.targets[0]
+    if isinstance(parent, (ast.Assign, ast.AnnAssign)):  # ``x: T = v`` reads as ``x = v``
+        target = parent.targets[0] if isinstance(parent, ast.Assign) else parent.target
         if isinstance(target, ast.Attribute):
             return [f"ustore:{target.attr}", *(f"ustoret:{t}" for t in subtokens(target.attr)[-1:])]
         if isinstance(target, ast.Tuple):
@@ -833,6 +842,12 @@ def _return_features(fn: FunctionNode, body: _Body) -> List[str]:
             target = node.targets[0]
             if isinstance(target, ast.Name):
                 assigned.setdefault(target.id, node.value)
+        elif (  # ``x: T = v`` reads as ``x = v``
+            isinstance(node, ast.AnnAssign)
+            and node.value is not None
+            and isinstance(node.target, ast.Name)
+        ):
+            assigned.setdefault(node.target.id, node.value)
     feats: List[str] = []
     if yields or yield_from:
         feats.append("r:generator")

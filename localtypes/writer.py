@@ -9,7 +9,6 @@ from functools import partial
 from typing import (
     Callable,
     Dict,
-    Iterable,
     List,
     Mapping,
     Optional,
@@ -34,7 +33,7 @@ from localtypes.choose import (
 from localtypes.errors import LocaltypesError, SourceError
 from localtypes.extract import parse_source
 from localtypes.safety import UnsafeEditError, check_edit
-from localtypes.scopes import FUNCTION, ModuleIndex, Scope, build_index
+from localtypes.scopes import ModuleIndex, build_index
 from localtypes.slots import Slot, SlotKind
 
 # Adding imports changes what the model sees of the module, so a second pass over the output
@@ -147,36 +146,21 @@ def write_rounds(
         if applied.source == current:
             break
         current = applied.source
-        if not _visible_to_model(applied.imports, applied.written, index):
+        if not _visible_to_model(applied.imports):
             break  # the model would see the same module: another pass would add nothing
     if current != source:
         _guarded(partial(check_edit, original, current, written, imports, names, filename))
     return WriteResult(current, tuple(added), skipped)
 
 
-def _visible_to_model(
-    imports: Sequence[ImportSpec], written: Iterable[Target], index: ModuleIndex
-) -> bool:
+def _visible_to_model(imports: Sequence[ImportSpec]) -> bool:
     """Whether an edit can change what the model predicts for the other slots.
 
-    The extractor ignores annotations, except that what a function's body holds feeds its
-    slots' features, and a body can hold annotations: of its local variables, and of the
-    functions and classes nested in it. Typing imports are invisible to it (neither module
-    features nor pointer candidates); other imports are visible.
+    The extractor never reads annotations (``tests/test_extract.py`` holds it to that on
+    real annotated modules), nor typing imports (neither module features nor pointer
+    candidates); other imports are visible.
     """
-    if any(spec.module != "typing" for spec in imports):
-        return True
-    for target in written:
-        scope = index.scopes.get(target.scope)
-        if scope is None:
-            return True
-        # A parameter's or return's annotation sits in the body around the function.
-        inside: Optional[Scope] = scope if target.kind is SlotKind.VARIABLE else scope.parent
-        while inside is not None:
-            if inside.key.kind == FUNCTION:
-                return True
-            inside = inside.parent
-    return False
+    return any(spec.module != "typing" for spec in imports)
 
 
 def _skipped(rejection: Rejection, slot: Slot) -> Skipped:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -259,8 +260,15 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
     started = time.time()
     for record in test:
         module = ExtractedModule(slots=tuple(record.slots), info=record.info)
+        if args.unannotated:
+            module = _unannotated(record)
         guesses = predictor.predict(module, top_k=5)
-        for slot, ranked in zip(record.slots, guesses):
+        labels_by_key = {_key(slot): slot.label for slot in record.slots}
+        for slot, ranked in zip(module.slots, guesses):
+            if args.unannotated:
+                if _key(slot) not in labels_by_key:
+                    continue
+                slot = dataclasses.replace(slot, label=labels_by_key[_key(slot)])
             truth = slot.label or ""
             is_common = truth in common
             labels = [g.label for g in ranked]
@@ -292,6 +300,20 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return results
+
+
+def _key(slot: Slot) -> Tuple[str, str, int, str]:
+    return (slot.kind.value, slot.scope, slot.occurrence, slot.name)
+
+
+def _unannotated(record: ModuleRecord) -> ExtractedModule:
+    """The record's module as its authors would have had it before annotating: every
+    annotation removed (labels still come from the original)."""
+    source = Path(record.path).read_text(encoding="utf-8", errors="replace")
+    try:
+        return extract(strip_annotations(source))
+    except (SourceError, SyntaxError, ValueError, RecursionError):
+        return ExtractedModule(slots=(), info=record.info)
 
 
 def plot_curve(scores: Scores, threshold: float, out: Path) -> None:
@@ -357,6 +379,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--json", default=str(ROOT / "docs" / "evaluation.json"))
     parser.add_argument("--update-manifest", action="store_true")
     parser.add_argument("--skip-autotyping", action="store_true")
+    parser.add_argument(
+        "--unannotated",
+        action="store_true",
+        help="predict from the test files with every annotation removed (labels from the"
+        " originals): what a user's unannotated code looks like to the model",
+    )
     return parser.parse_args(argv)
 
 

@@ -582,7 +582,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--source-dir", help="smoke test: train on the .py files of DIR")
     parser.add_argument("--corpus-cache", type=Path, default=None)
     parser.add_argument("--work-dir", default=str(default_work_dir()))
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-slots", type=int, default=1024)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--buckets", type=int, default=1 << 17)

@@ -65,14 +65,19 @@ def predict(
 
     Raises ``SourceError`` when the source does not parse.
     """
-    return _predict(source, path, top_k, predictor or default_predictor(), None)
+    return _predict(source, path, top_k, predictor, None)
 
 
 def _predict(
-    source: str, path: Optional[str], top_k: int, predictor: Predictor, tree: Optional[ast.Module]
+    source: str,
+    path: Optional[str],
+    top_k: int,
+    predictor: Optional[Predictor],
+    tree: Optional[ast.Module],
 ) -> Prediction:
     if not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
+    predictor = predictor or default_predictor()
     module = extract(source, tree)
     guesses = predictor.predict(module, top_k=top_k)
     return Prediction(

@@ -14,7 +14,11 @@ from localtypes.extract import extract
 
 
 class _StripAnnotations(ast.NodeTransformer):
-    """Parameters and returns lose their annotations; ``x: T = v`` becomes ``x = v``."""
+    """Parameters and returns lose their annotations; ``x: T = v`` becomes ``x = v``.
+
+    Unlike ``scripts/check_stdlib.py``'s stripper, bare ``x: T`` declarations stay: they
+    declare class members, which the features may read.
+    """
 
     def visit_arg(self, node: ast.arg) -> ast.arg:
         node.annotation = None

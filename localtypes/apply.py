@@ -120,7 +120,7 @@ class _Text:
 
     def before_on_line(self, offset: int) -> str:
         """The text from the start of ``offset``'s line up to ``offset``."""
-        return self.source[self.starts[bisect.bisect_right(self.starts, offset) - 1] : offset]
+        return self.source[self.starts[_line_of(self, offset) - 1] : offset]
 
     def newline_between(self, start: int, end: int) -> bool:
         return _line_of(self, start) < _line_of(self, end)

@@ -15,6 +15,9 @@ class SlotKind(str, enum.Enum):
     VARIABLE = "variable"
 
 
+SlotKey = Tuple[SlotKind, str, int, str]  # see Slot.key
+
+
 @dataclass(frozen=True)
 class Slot:
     """One parameter, return or variable, located so that a writer can find it again.
@@ -44,6 +47,11 @@ class Slot:
     annotation: Optional[str]  # the existing annotation as written, or None
     label: Optional[str] = None  # the existing annotation, normalised (see typenames)
     features: Tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def key(self) -> SlotKey:
+        """``(kind, scope, occurrence, name)``: what identifies the slot (see above)."""
+        return (self.kind, self.scope, self.occurrence, self.name)
 
     @property
     def qualname(self) -> str:

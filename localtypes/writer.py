@@ -34,14 +34,13 @@ from localtypes.errors import LocaltypesError, SourceError
 from localtypes.extract import parse_source
 from localtypes.safety import UnsafeEditError, check_edit
 from localtypes.scopes import ModuleIndex, build_index
-from localtypes.slots import Slot, SlotKind
+from localtypes.slots import Slot, SlotKey
 
 # Adding imports changes what the model sees of the module, so a second pass over the output
 # could pick more slots; the writer repeats until nothing changes (idempotence), at most this.
 MAX_ROUNDS = 3
 
 
-SlotKey = Tuple[SlotKind, str, int, str]
 _T = TypeVar("_T")
 
 
@@ -119,9 +118,9 @@ def write_rounds(
             tree = parse_source(current)
         candidates = guess(current, tree)
         if round_number == 0:
-            keys = Counter(_key(c.slot) for c in candidates)
+            keys = Counter(c.slot.key for c in candidates)
             # Keys the extractor gives twice (a class defined twice) cannot be mapped back.
-            first = {_key(c.slot): c.slot for c in candidates if keys[_key(c.slot)] == 1}
+            first = {c.slot.key: c.slot for c in candidates if keys[c.slot.key] == 1}
         index = build_index(tree, current)
         if filename.endswith(".pyi"):
             index.future_annotations = True  # stubs are never run: write as in typeshed
@@ -169,13 +168,9 @@ def _skipped(rejection: Rejection, slot: Slot) -> Skipped:
     )
 
 
-def _key(slot: Slot) -> SlotKey:
-    return (slot.kind, slot.scope, slot.occurrence, slot.name)
-
-
 def _original(slot: Slot, first: Dict[SlotKey, Slot], round_number: int) -> Slot:
     """The slot as found in the source given (later passes see shifted line numbers)."""
-    return first.get(_key(slot), slot) if round_number else slot
+    return first.get(slot.key, slot) if round_number else slot
 
 
 def _guarded(step: Callable[[], _T]) -> _T:

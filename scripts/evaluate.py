@@ -260,15 +260,16 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
     started = time.time()
     for record in test:
         module = ExtractedModule(slots=tuple(record.slots), info=record.info)
+        truths: Optional[Dict[Any, Optional[str]]] = None
         if args.unannotated:
             module = _unannotated(record)
+            truths = {slot.key: slot.label for slot in record.slots}
         guesses = predictor.predict(module, top_k=5)
-        labels_by_key = {_key(slot): slot.label for slot in record.slots}
         for slot, ranked in zip(module.slots, guesses):
-            if args.unannotated:
-                if _key(slot) not in labels_by_key:
+            if truths is not None:
+                if slot.key not in truths:
                     continue
-                slot = dataclasses.replace(slot, label=labels_by_key[_key(slot)])
+                slot = dataclasses.replace(slot, label=truths[slot.key])
             truth = slot.label or ""
             is_common = truth in common
             labels = [g.label for g in ranked]
@@ -300,10 +301,6 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return results
-
-
-def _key(slot: Slot) -> Tuple[str, str, int, str]:
-    return (slot.kind.value, slot.scope, slot.occurrence, slot.name)
 
 
 def _unannotated(record: ModuleRecord) -> ExtractedModule:

@@ -8,43 +8,26 @@ from typing import Dict, List, Tuple
 
 import click
 import pytest
+from script_loader import load_script
 
 import localtypes
 from localtypes.extract import extract
+from localtypes.slots import SlotKey
 
 
-class _StripAnnotations(ast.NodeTransformer):
-    """Parameters and returns lose their annotations; ``x: T = v`` becomes ``x = v``.
-
-    Unlike ``scripts/check_stdlib.py``'s stripper, bare ``x: T`` declarations stay: they
-    declare class members, which the features may read.
-    """
-
-    def visit_arg(self, node: ast.arg) -> ast.arg:
-        node.annotation = None
-        return node
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
-        node.returns = None
-        self.generic_visit(node)
-        return node
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AsyncFunctionDef:
-        node.returns = None
-        self.generic_visit(node)
-        return node
+class _StripAnnotations(load_script("check_stdlib")._Strip):  # type: ignore[misc]
+    """``check_stdlib``'s stripper (parameters, returns, ``x: T = v`` -> ``x = v``), except
+    that bare ``x: T`` declarations stay: they declare class members, which features read."""
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.stmt:
         if node.value is None:
-            return node  # a bare declaration has no unannotated spelling
-        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+            return node
+        stripped: ast.stmt = super().visit_AnnAssign(node)
+        return ast.copy_location(stripped, node)  # ast.unparse needs one
 
 
-def _features(source: str) -> Dict[Tuple[str, str, int, str], Tuple[str, ...]]:
-    return {
-        (slot.kind.value, slot.scope, slot.occurrence, slot.name): tuple(slot.features)
-        for slot in extract(source).slots
-    }
+def _features(source: str) -> Dict[SlotKey, Tuple[str, ...]]:
+    return {slot.key: tuple(slot.features) for slot in extract(source).slots}
 
 
 def _annotated_files() -> List[Path]:

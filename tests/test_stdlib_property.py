@@ -4,14 +4,12 @@ which runs the same checks over the whole library)."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 import sysconfig
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from script_loader import load_script
 
 from localtypes.config import Settings
 from localtypes.errors import ModelStoreError
@@ -56,17 +54,7 @@ SUBSET = [
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 
-def _load_checker() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "scripts" / "check_stdlib.py"
-    spec = importlib.util.spec_from_file_location("check_stdlib", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("check_stdlib", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-check_stdlib = _load_checker()
+check_stdlib = load_script("check_stdlib")
 
 
 @pytest.fixture(scope="module")

@@ -77,8 +77,8 @@ ENV PATH=/opt/app/bin:/opt/venv/bin:$PATH \
 # format version and the sha256 of every file. Runs as the service user, so the store is
 # known to be readable by it.
 USER 10001:10001
-RUN python -c 'from localtypes.store import load_store; s = load_store(); print("model store OK:", s.name, s.version, s.model_sha256)' \
-    && python -c 'from localtypes.core import predict; p = predict("def f(n=1):\n    return [n]\n"); print("smoke prediction OK:", [s.guesses[0].label for s in p.slots if s.guesses])'
+RUN python -c 'from localtypes.model.store import load_store; s = load_store(); print("model store OK:", s.name, s.version, s.model_sha256)' \
+    && python -c 'from localtypes.api import predict; p = predict("def f(n=1):\n    return [n]\n"); print("smoke prediction OK:", [s.guesses[0].label for s in p.slots if s.guesses])'
 
 WORKDIR /src
 EXPOSE 8080

@@ -15,9 +15,9 @@ from typing import IO, Any, Dict, List, Optional, Sequence
 import click
 
 from localtypes import __version__
-from localtypes.config import Settings, load_settings
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.report import EXIT_FAILED, EXIT_USAGE
+from localtypes.run.report import EXIT_FAILED, EXIT_USAGE
+from localtypes.settings import Settings, load_settings
 
 EXIT_INTERRUPTED = 130
 
@@ -35,7 +35,7 @@ then LOCALTYPES_* environment variables, then these options.
 
 
 def _settings(paths: Sequence[str], overrides: Dict[str, Any]) -> Settings:
-    from localtypes.walk import common_folder
+    from localtypes.run.discovery import common_folder
 
     return load_settings(common_folder(paths), overrides)
 
@@ -108,7 +108,7 @@ def annotate(
     verbose: bool,
 ) -> int:
     """Write predicted type annotations into PATHS (files and folders), in place."""
-    from localtypes.runner import Mode, run
+    from localtypes.run.runner import Mode, run
 
     settings = _settings(
         paths,
@@ -135,9 +135,9 @@ def annotate(
 @click.option("--model", type=click.Path(file_okay=False), help="Model store folder.")
 def predict(file: str, top_k: int, model: Optional[str]) -> int:
     """Print the model's ranked types for every slot of FILE as JSON (as POST /predict)."""
-    from localtypes.core import predict as predict_source
-    from localtypes.files import read_source
-    from localtypes.model import default_predictor
+    from localtypes.api import predict as predict_source
+    from localtypes.model.predictor import default_predictor
+    from localtypes.run.files import read_source
 
     settings = _settings([file], {"model": model})
     source = read_source(Path(file)).text
@@ -162,7 +162,7 @@ def _size(size: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def model_command(model_dir: Optional[str], as_json: bool) -> int:
     """Say which model store is used: where, checksum, size, threshold, metrics."""
-    from localtypes.model import default_predictor
+    from localtypes.model.predictor import default_predictor
 
     settings = _settings([], {"model": model_dir})
     info = default_predictor(settings.model).info
@@ -205,7 +205,7 @@ def serve(
     access_log: Optional[bool],
 ) -> int:
     """Run the HTTP service (POST /predict, POST /annotate, health probes, /metrics)."""
-    from localtypes import server
+    from localtypes.service import app as server
 
     settings = _settings(
         [],

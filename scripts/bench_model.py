@@ -22,10 +22,10 @@ from typing import Callable, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from localtypes.core import predict
-from localtypes.extract import extract
-from localtypes.model import Predictor
-from localtypes.store import load_store
+from localtypes.analysis.extract import extract
+from localtypes.api import predict
+from localtypes.model.predictor import Predictor
+from localtypes.model.store import load_store
 
 
 def default_file() -> Path:

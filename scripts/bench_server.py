@@ -213,10 +213,10 @@ def model_alone(
 ) -> Dict[str, Any]:
     """``core.predict`` in a loop in this process: 1 thread, and ``concurrency`` threads,
     with the server's onnxruntime thread count (cores // concurrency)."""
-    from localtypes.core import predict
-    from localtypes.model import Predictor
-    from localtypes.server import _usable_cores
-    from localtypes.store import load_store
+    from localtypes.api import predict
+    from localtypes.model.predictor import Predictor
+    from localtypes.model.store import load_store
+    from localtypes.service.app import _usable_cores
 
     predictor = Predictor(load_store(model), max(1, _usable_cores() // concurrency))
     predict(source, predictor=predictor)  # warm-up

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
-from localtypes.config import Settings
-from localtypes.core import annotate
+from localtypes.analysis.slots import SlotKind
+from localtypes.api import annotate
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.files import decode_source
-from localtypes.model import Predictor, default_predictor
-from localtypes.slots import SlotKind
+from localtypes.model.predictor import Predictor, default_predictor
+from localtypes.run.files import decode_source
+from localtypes.settings import Settings
 
 SKIP_DIRS = {"site-packages", "dist-packages", "__pycache__"}
 

@@ -24,10 +24,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from localtypes.analysis.extract import FEATURES_VERSION, extract
+from localtypes.analysis.slots import ModuleInfo, Slot
 from localtypes.errors import SourceError
-from localtypes.extract import FEATURES_VERSION, extract
-from localtypes.slots import ModuleInfo, Slot
-from localtypes.typenames import ANY
+from localtypes.labels import ANY
 
 MAX_FILE_BYTES = 1_000_000  # generated giants teach nothing and dominate time
 

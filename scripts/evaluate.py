@@ -3,7 +3,7 @@
     python scripts/evaluate.py [--store model_store/localtypes-small] [--update-manifest]
 
 Everything is measured on the test split (packages never trained on), on the slots that
-carry an annotation other than ``Any``, after the normalisation of ``localtypes.typenames``
+carry an annotation other than ``Any``, after the normalisation of ``localtypes.labels``
 (its docstring lists every rule). Metrics, for params, returns, variables, params+returns
 and all: top-1 and top-5 exact match, top-1 base-type match (type parameters stripped:
 ``list[int]`` ~ ``list[str]``), MRR@5, and top-1 split into common types (seen at least 100
@@ -41,12 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dataset import ModuleRecord, corpus_split_files, load_splits
 
+from localtypes.analysis.extract import extract
+from localtypes.analysis.slots import ExtractedModule, Slot, SlotKind
 from localtypes.errors import SourceError
-from localtypes.extract import extract
-from localtypes.model import Predictor
-from localtypes.slots import ExtractedModule, Slot, SlotKind
-from localtypes.store import DEFAULT_MODEL_NAME, load_store
-from localtypes.typenames import base_type
+from localtypes.labels import base_type
+from localtypes.model.predictor import Predictor
+from localtypes.model.store import DEFAULT_MODEL_NAME, load_store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -40,10 +40,10 @@ from dataset import (
 )
 from model_def import TypeModel
 
-from localtypes.encode import OTHER, Encoder
-from localtypes.extract import FEATURES_VERSION
-from localtypes.slots import SlotKind
-from localtypes.store import DEFAULT_MODEL_NAME, FORMAT_VERSION, sha256_of
+from localtypes.analysis.extract import FEATURES_VERSION
+from localtypes.analysis.slots import SlotKind
+from localtypes.model.encode import OTHER, Encoder
+from localtypes.model.store import DEFAULT_MODEL_NAME, FORMAT_VERSION, sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 

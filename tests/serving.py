@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from localtypes.config import Settings
 from localtypes.errors import ModelStoreError
-from localtypes.model import Predictor
-from localtypes.server import Service, make_app
-from localtypes.store import load_store
+from localtypes.model.predictor import Predictor
+from localtypes.model.store import load_store
+from localtypes.service.app import Service, make_app
+from localtypes.settings import Settings
 
 LOOPBACK = "127.0.0.1"
 

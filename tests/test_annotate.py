@@ -1,4 +1,4 @@
-"""``localtypes.core.annotate`` end to end with the real model."""
+"""``localtypes.api.annotate`` end to end with the real model."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from localtypes.config import Settings
-from localtypes.core import annotate
+from localtypes.analysis.slots import SlotKind
+from localtypes.api import annotate
 from localtypes.errors import ModelStoreError, SourceError
-from localtypes.model import Predictor, default_predictor
-from localtypes.slots import SlotKind
+from localtypes.model.predictor import Predictor, default_predictor
+from localtypes.settings import Settings
 
 SOURCE = '''"""A small module of the kind users annotate."""
 import os

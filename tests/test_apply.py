@@ -7,10 +7,10 @@ from typing import Dict, Tuple
 
 import pytest
 
-from localtypes.apply import apply_annotations
-from localtypes.choose import Edit, ImportSpec, Target
-from localtypes.scopes import FUNCTION, MODULE, ScopeKey, build_index
-from localtypes.slots import SlotKind
+from localtypes.analysis.slots import SlotKind
+from localtypes.edit.choose import Edit, ImportSpec, Target
+from localtypes.edit.splice import apply_annotations
+from localtypes.module import FUNCTION, MODULE, ScopeKey, build_index
 
 MODULE_SCOPE = ScopeKey(MODULE, "", 0)
 PATH = ImportSpec("pathlib", "Path")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localtypes.cache import Cache, CacheEntry, settings_key, sha256_bytes
+from localtypes.run.cache import Cache, CacheEntry, settings_key, sha256_bytes
 
 
 def test_round_trip_and_output_marked_final(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from localtypes.cli import main
 from localtypes.errors import ModelStoreError
-from localtypes.store import load_store
+from localtypes.model.store import load_store
 
 
 def _model_missing() -> str:
@@ -335,7 +335,7 @@ def test_predict_prints_the_service_document(tmp_path: Path) -> None:
     names = {slot["qualname"] for slot in document["slots"]}
     assert "Greeter.__init__.name" in names
     assert all(len(slot["predictions"]) <= 3 for slot in document["slots"])
-    from localtypes.core import predict
+    from localtypes.api import predict
 
     expected = predict(SAMPLE, "pkg/mod0.py", top_k=3).to_dict()
     assert document == json.loads(json.dumps(expected))

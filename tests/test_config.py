@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from localtypes.config import ConfigError, Settings, load_settings, lower_bound
-from localtypes.slots import SlotKind
+from localtypes.analysis.slots import SlotKind
+from localtypes.settings import ConfigError, Settings, load_settings, lower_bound
 
 
 def write_pyproject(folder: Path, text: str) -> Path:

@@ -11,8 +11,8 @@ import pytest
 from script_loader import load_script
 
 import localtypes
-from localtypes.extract import extract
-from localtypes.slots import SlotKey
+from localtypes.analysis.extract import extract
+from localtypes.analysis.slots import SlotKey
 
 
 class _StripAnnotations(load_script("check_stdlib")._Strip):  # type: ignore[misc]
@@ -31,7 +31,7 @@ def _features(source: str) -> Dict[SlotKey, Tuple[str, ...]]:
 
 
 def _annotated_files() -> List[Path]:
-    ours = sorted(Path(localtypes.__file__).parent.glob("*.py"))
+    ours = sorted(Path(localtypes.__file__).parent.rglob("*.py"))
     theirs = sorted(Path(click.__file__).parent.glob("*.py"))
     return [*ours, *theirs]
 

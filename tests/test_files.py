@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from localtypes.errors import SourceError
-from localtypes.files import atomic_write, decode_source, read_source
+from localtypes.run.files import atomic_write, decode_source, read_source
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 
 from localtypes.cli import main
 from localtypes.errors import ModelStoreError
-from localtypes.store import load_store
+from localtypes.model.store import load_store
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = 60

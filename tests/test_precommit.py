@@ -18,7 +18,7 @@ from typing import Dict
 import pytest
 
 from localtypes.errors import ModelStoreError
-from localtypes.store import load_store
+from localtypes.model.store import load_store
 
 REPO = Path(__file__).resolve().parents[1]
 GIT = shutil.which("git")

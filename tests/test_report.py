@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from localtypes.report import (
+from localtypes.run.report import (
     EXIT_CHANGES,
     EXIT_FAILED,
     EXIT_OK,

@@ -8,7 +8,7 @@ from typing import List
 
 import pytest
 
-from localtypes.runner import BYTES_PER_WORKER, unified_diff, worker_count
+from localtypes.run.runner import BYTES_PER_WORKER, unified_diff, worker_count
 
 
 def files(folder: Path, count: int, size: int) -> List[str]:

@@ -34,10 +34,10 @@ from serving import (
     wait_until,
 )
 
-from localtypes import server as server_module
-from localtypes.core import MAX_TOP_K, annotate, predict
-from localtypes.server import MODEL_VERSION_HEADER, REQUEST_ID_HEADER
-from localtypes.store import locate
+from localtypes.api import MAX_TOP_K, annotate, predict
+from localtypes.model.store import locate
+from localtypes.service import app as server_module
+from localtypes.service.app import MODEL_VERSION_HEADER, REQUEST_ID_HEADER
 
 ROOT = Path(__file__).resolve().parents[1]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from script_loader import load_script
 
-from localtypes.config import Settings
+from localtypes.analysis.slots import SlotKind
 from localtypes.errors import ModelStoreError
-from localtypes.files import atomic_write, decode_source
-from localtypes.model import Predictor, default_predictor
-from localtypes.slots import SlotKind
+from localtypes.model.predictor import Predictor, default_predictor
+from localtypes.run.files import atomic_write, decode_source
+from localtypes.settings import Settings
 
 # Small and medium modules with many shapes: classes, nested and async functions,
 # decorators, overloads, properties, try/except imports, ``del`` of module names.

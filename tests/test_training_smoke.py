@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from localtypes.core import predict
-from localtypes.model import Predictor
-from localtypes.store import load_store
+from localtypes.api import predict
+from localtypes.model.predictor import Predictor
+from localtypes.model.store import load_store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from typing import Iterator, List, Sequence
 
 import pytest
 
-from localtypes.walk import Walker, project_root
+from localtypes.run.discovery import Walker, project_root
 
 
 def touch(root: Path, *names: str) -> None:

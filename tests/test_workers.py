@@ -10,7 +10,7 @@ from typing import Callable, List, Tuple
 
 import pytest
 
-from localtypes.workers import Budget, Overloaded, TimedOut, WorkerPool
+from localtypes.service.workers import Budget, Overloaded, TimedOut, WorkerPool
 
 
 def spin(n: int) -> Callable[[], int]:

@@ -13,7 +13,7 @@ Each ``tests/data/writer/*.py`` holds a header, the input and the expected outpu
 ``slot`` lines give the top guess (confidence 1.0) for a slot; every other slot has none.
 ``skip`` lines name slots that must be rejected with that reason. ``newline=crlf|cr``
 converts input and expected output before the run; ``bom`` runs through the byte-level
-decode/encode of ``localtypes.files`` with a UTF-8 BOM.
+decode/encode of ``localtypes.run.files`` with a UTF-8 BOM.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
-from localtypes.choose import Candidate, ImportSpec, Target, WriteOptions
+from localtypes.analysis.extract import extract
+from localtypes.analysis.slots import ExtractedModule, Slot, SlotKind
+from localtypes.edit.choose import Candidate, ImportSpec, Target, WriteOptions
+from localtypes.edit.rounds import WriteResult, write
+from localtypes.edit.safety import UnsafeEditError, check_edit, equal_modulo_annotations
 from localtypes.errors import SourceError
-from localtypes.extract import extract
-from localtypes.files import decode_source
-from localtypes.model import TypeGuess
-from localtypes.safety import UnsafeEditError, check_edit, equal_modulo_annotations
-from localtypes.scopes import FUNCTION, ScopeKey
-from localtypes.slots import ExtractedModule, Slot, SlotKind
-from localtypes.writer import WriteResult, write
+from localtypes.model.predictor import TypeGuess
+from localtypes.module import FUNCTION, ScopeKey
+from localtypes.run.files import decode_source
 
 CASES = Path(__file__).parent / "data" / "writer"
 SlotRef = Tuple[str, str, int, str]  # kind, scope, occurrence, name
@@ -183,30 +183,30 @@ def test_check_rejects_unannounced_import() -> None:
 
 
 def test_broken_transform_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    import localtypes.apply
-    import localtypes.writer
+    import localtypes.edit.rounds
+    import localtypes.edit.splice
 
-    real = localtypes.apply.apply_annotations
+    real = localtypes.edit.splice.apply_annotations
 
-    def sabotage(source: str, edits: object, index: object) -> localtypes.apply.Applied:
+    def sabotage(source: str, edits: object, index: object) -> localtypes.edit.splice.Applied:
         applied = real(source, edits, index)  # type: ignore[arg-type]
-        return localtypes.apply.Applied(
+        return localtypes.edit.splice.Applied(
             applied.source.replace("return x", "return None"), applied.written, applied.imports
         )
 
-    monkeypatch.setattr(localtypes.writer, "apply_annotations", sabotage)
+    monkeypatch.setattr(localtypes.edit.rounds, "apply_annotations", sabotage)
     slot = next(s for s in extract(SOURCE).slots if s.name == "x")
     with pytest.raises(UnsafeEditError, match="changes more than annotations"):
         write(SOURCE, [Candidate(slot, "int", 0.9)], WriteOptions(0.5))
 
 
 def test_internal_error_is_reported_not_raised_raw(monkeypatch: pytest.MonkeyPatch) -> None:
-    import localtypes.writer
+    import localtypes.edit.rounds
 
     def crash(source: str, edits: object, index: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(localtypes.writer, "apply_annotations", crash)
+    monkeypatch.setattr(localtypes.edit.rounds, "apply_annotations", crash)
     slot = next(s for s in extract(SOURCE).slots if s.name == "x")
     with pytest.raises(UnsafeEditError, match="internal error"):
         write(SOURCE, [Candidate(slot, "int", 0.9)], WriteOptions(0.5))
@@ -268,7 +268,7 @@ class _ImportSensitivePredictor:
     """Guesses that change with the module's imports, as the real model's may."""
 
     def __init__(self) -> None:
-        from localtypes.model import ModelInfo
+        from localtypes.model.predictor import ModelInfo
 
         self.info = ModelInfo("stub", "0", "0" * 64, "-", 0, 0.5, {})
 
@@ -290,8 +290,8 @@ class _ImportSensitivePredictor:
 def test_annotate_reaches_a_fixed_point_and_reports() -> None:
     import json
 
-    from localtypes.config import Settings
-    from localtypes.core import annotate
+    from localtypes.api import annotate
+    from localtypes.settings import Settings
 
     source = "def f(path, folder, count=0):\n    return None\n"
     predictor = _ImportSensitivePredictor()
@@ -349,7 +349,7 @@ class _CountingPredictor(_ImportSensitivePredictor):
 def test_annotations_alone_need_no_second_pass() -> None:
     # The model never sees annotations (tests/test_extract.py), nested ones included: one
     # pass reaches the fixed point, and a second run changes nothing.
-    from localtypes.core import annotate
+    from localtypes.api import annotate
 
     source = "def outer(wrapped):\n    def inner(fn):\n        return fn\n    return inner\n"
     predictor = _CountingPredictor()

@@ -18,9 +18,9 @@ from typing import (
     TypeVar,
 )
 
-from localtypes.apply import Applied
-from localtypes.apply import apply_annotations as _apply
-from localtypes.choose import (
+from localtypes.analysis.extract import parse_source
+from localtypes.analysis.slots import Slot, SlotKey
+from localtypes.edit.choose import (
     Candidate,
     Edit,
     ImportSpec,
@@ -30,11 +30,11 @@ from localtypes.choose import (
     WriteOptions,
     choose,
 )
+from localtypes.edit.safety import UnsafeEditError, check_edit
+from localtypes.edit.splice import Applied
+from localtypes.edit.splice import apply_annotations as _apply
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.extract import parse_source
-from localtypes.safety import UnsafeEditError, check_edit
-from localtypes.scopes import ModuleIndex, build_index
-from localtypes.slots import Slot, SlotKey
+from localtypes.module import ModuleIndex, build_index
 
 # Adding imports changes what the model sees of the module, so a second pass over the output
 # could pick more slots; the writer repeats until nothing changes (idempotence), at most this.
@@ -79,7 +79,7 @@ class WriteResult:
 
 
 def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIndex) -> Applied:
-    """``localtypes.apply.apply_annotations`` (the seam tests use to break the writer)."""
+    """``localtypes.edit.splice.apply_annotations`` (the seam tests use to break the writer)."""
     return _apply(source, edits, index)
 
 

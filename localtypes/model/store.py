@@ -65,9 +65,10 @@ def candidate_dirs(explicit: Optional[str] = None) -> List[Path]:
         return [Path(explicit)]
     if os.environ.get(MODEL_ENV):
         return [Path(os.environ[MODEL_ENV])]
-    here = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     return [
-        here.parent / "model_store" / DEFAULT_MODEL_NAME,  # a source checkout or editable install
+        # a source checkout or an editable install, then a regular install's data files
+        package.parent / "model_store" / DEFAULT_MODEL_NAME,
         Path(sys.prefix) / "share" / "localtypes" / "model_store" / DEFAULT_MODEL_NAME,
     ]
 
@@ -98,7 +99,7 @@ def load_store(explicit: Optional[str] = None) -> ModelStore:
         raise ModelStoreError(
             f"{folder}: model store format {found!r}, this localtypes reads {FORMAT_VERSION}"
         )
-    from localtypes.extract import FEATURES_VERSION
+    from localtypes.analysis.extract import FEATURES_VERSION
 
     features = manifest.get("features_version")
     if features != FEATURES_VERSION:

@@ -14,11 +14,11 @@ import warnings
 from collections import defaultdict
 from typing import DefaultDict, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
+from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
 from localtypes.errors import SourceError
-from localtypes.parsing import parse as parse_ast
-from localtypes.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
-from localtypes.typenames import LabelError, normalize_node
-from localtypes.typenames import dotted_name as dotted
+from localtypes.labels import LabelError, normalize_node
+from localtypes.labels import dotted_name as dotted
+from localtypes.syntax import parse as parse_ast
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 

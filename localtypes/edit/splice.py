@@ -5,7 +5,7 @@ parameter's end, the ``)`` that closes a signature, an assignment target's end, 
 the module's header imports); the insertions are spliced in from the end of the text, so
 nothing else moves. A concrete syntax tree (libcst) would re-emit the whole file to change
 a few lines: that parse and re-emit cost more than everything else the writer does, and
-``localtypes.safety`` checks the result either way.
+``localtypes.edit.safety`` checks the result either way.
 
 Targets are found by the key ``choose`` computed from the same ``ModuleIndex``. Lambdas are
 never touched (only ``def`` signatures are), nor is any existing annotation.
@@ -32,9 +32,9 @@ from typing import (
     Tuple,
 )
 
-from localtypes.choose import Edit, ImportSpec, Target
-from localtypes.scopes import ModuleIndex, ScopeKey
-from localtypes.slots import SlotKind
+from localtypes.analysis.slots import SlotKind
+from localtypes.edit.choose import Edit, ImportSpec, Target
+from localtypes.module import ModuleIndex, ScopeKey
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LONE_CR = re.compile(r"\r(?!\n)")
@@ -54,7 +54,7 @@ class Applied:
 def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIndex) -> Applied:
     """Write each edit's annotation, and the imports of those written, into ``source``.
 
-    ``index`` is ``localtypes.scopes.build_index`` of ``source``. A target that is not
+    ``index`` is ``localtypes.module.build_index`` of ``source``. A target that is not
     there, or already annotated, is left out of ``Applied.written``.
     """
     if not edits:

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional,
 import click
 
 from localtypes import __version__
-from localtypes.cache import Cache, CacheEntry, sha256_bytes
-from localtypes.config import Settings
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.report import FileOutcome, Report, Status
+from localtypes.run.cache import Cache, CacheEntry, sha256_bytes
+from localtypes.run.report import FileOutcome, Report, Status
+from localtypes.settings import Settings
 
 if TYPE_CHECKING:
     import queue
 
-    from localtypes.model import Predictor
+    from localtypes.model.predictor import Predictor
 
 
 class Mode(str, enum.Enum):
@@ -54,14 +54,14 @@ class Options:
 
 def _decode(data: bytes) -> Tuple[str, Callable[[str], bytes]]:
     """The text of a file and a function that encodes new text the same way."""
-    from localtypes.files import decode_source
+    from localtypes.run.files import decode_source
 
     decoded = decode_source(data)
     return decoded.text, decoded.encode
 
 
 def _write(path: str, data: bytes) -> None:
-    from localtypes.files import atomic_write
+    from localtypes.run.files import atomic_write
 
     atomic_write(Path(os.path.realpath(path)), data)  # through a link, never over it
 
@@ -150,7 +150,7 @@ def _count(result: Any) -> Tuple[Tuple[Tuple[str, int], ...], int]:
 
 def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutcome:
     """Read, annotate and (as the mode says) write one file; never raises."""
-    from localtypes.core import annotate
+    from localtypes.api import annotate
 
     try:
         data = Path(path).read_bytes()
@@ -187,7 +187,7 @@ _worker_predictor: Optional[Predictor] = None
 
 def _init_worker(model: Optional[str], parent: int) -> None:
     """Load the model once per worker process; leave when the parent dies."""
-    from localtypes.model import default_predictor
+    from localtypes.model.predictor import default_predictor
 
     global _worker_predictor
     _watch_parent(parent)
@@ -229,7 +229,7 @@ def _work(path: str, options: Options) -> FileOutcome:
 
 
 def _in_process(paths: Sequence[str], options: Options) -> Iterator[FileOutcome]:
-    from localtypes.model import default_predictor
+    from localtypes.model.predictor import default_predictor
 
     predictor = default_predictor(options.settings.model)
     _tune_gc()
@@ -249,7 +249,7 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
     import threading
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    from localtypes.model import default_predictor
+    from localtypes.model.predictor import default_predictor
 
     todo = collections.deque(_largest_first(paths))
     lock = threading.Lock()
@@ -367,9 +367,11 @@ def code_fingerprint() -> str:
     """A digest of localtypes' own source: a development checkout whose code changed gets
     a fresh cache even though ``__version__`` did not move."""
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
         try:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+            name = path.relative_to(package).as_posix()
+            digest.update(name.encode() + b"\0" + path.read_bytes())
         except OSError:
             continue
     return digest.hexdigest()[:16]
@@ -399,8 +401,8 @@ def run(
     verbose: bool,
 ) -> Report:
     """Annotate every file under ``paths``; messages go to stderr, diffs to stdout."""
-    from localtypes.store import load_store
-    from localtypes.walk import Walker, project_root
+    from localtypes.model.store import load_store
+    from localtypes.run.discovery import Walker, project_root
 
     # A progress bar only on a terminal; lines that would break it wait until it is done.
     show_bar = not quiet and not verbose and _isatty(sys.stderr)

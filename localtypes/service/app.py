@@ -2,7 +2,7 @@
 
 No web framework: seven fixed routes in a plain WSGI callable keep every status, header and
 limit in this one file. The model work of a request runs on a small pool of worker threads
-(``localtypes.workers``): at most ``max_concurrent_inference`` at once, a bounded wait for
+(``localtypes.service.workers``): at most ``max_concurrent_inference`` at once, a bounded wait for
 a slot (then 503 with Retry-After), and a time budget after which the work is cancelled.
 Health, readiness, metadata and metrics never wait for the model.
 """
@@ -39,14 +39,14 @@ from typing import (
 from urllib.parse import parse_qsl
 
 from localtypes import __version__
-from localtypes.config import Settings, parse_target_version
-from localtypes.core import DEFAULT_TOP_K, MAX_TOP_K, annotate, predict
+from localtypes.analysis.slots import ExtractedModule, SlotKind
+from localtypes.api import DEFAULT_TOP_K, MAX_TOP_K, annotate, predict
 from localtypes.errors import LocaltypesError, ModelStoreError, SourceError
-from localtypes.metrics import Metrics
-from localtypes.model import ModelInfo, Predictor, TypeGuess
-from localtypes.slots import ExtractedModule, SlotKind
-from localtypes.store import ModelStore, load_store
-from localtypes.workers import Budget, Overloaded, TimedOut, WorkerPool
+from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess
+from localtypes.model.store import ModelStore, load_store
+from localtypes.service.metrics import Metrics
+from localtypes.service.workers import Budget, Overloaded, TimedOut, WorkerPool
+from localtypes.settings import Settings, parse_target_version
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -699,7 +699,8 @@ def _request_id(environ: WSGIEnvironment) -> str:
 
 
 def _openapi_document() -> bytes:
-    text = resources.files("localtypes").joinpath("openapi.json").read_text(encoding="utf-8")
+    document_file = resources.files("localtypes.service").joinpath("openapi.json")
+    text = document_file.read_text(encoding="utf-8")
     document = json.loads(text)
     document["info"]["version"] = __version__
     return json.dumps(document, indent=1).encode("utf-8")

@@ -7,12 +7,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from localtypes.choose import Candidate, WriteOptions
-from localtypes.config import Settings
-from localtypes.extract import extract
-from localtypes.model import ModelInfo, Predictor, TypeGuess, default_predictor
-from localtypes.slots import ModuleInfo, Slot
-from localtypes.writer import Added, Skipped, write_rounds
+from localtypes.analysis.extract import extract
+from localtypes.analysis.slots import ModuleInfo, Slot
+from localtypes.edit.choose import Candidate, WriteOptions
+from localtypes.edit.rounds import Added, Skipped, write_rounds
+from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
+from localtypes.settings import Settings
 
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 20

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from localtypes.encode import Encoder
-from localtypes.slots import ExtractedModule
-from localtypes.store import ModelStore, load_store
+from localtypes.analysis.slots import ExtractedModule
+from localtypes.model.encode import Encoder
+from localtypes.model.store import ModelStore, load_store
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
+from localtypes.analysis.slots import SlotKind
 from localtypes.errors import LocaltypesError
-from localtypes.slots import SlotKind
 
 if sys.version_info >= (3, 11):
     import tomllib

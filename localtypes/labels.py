@@ -25,7 +25,7 @@ import ast
 import builtins
 from typing import Dict, Iterator, List, Mapping, Optional
 
-from localtypes.parsing import parse as parse_ast
+from localtypes.syntax import parse as parse_ast
 
 TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc"})
 

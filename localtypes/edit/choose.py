@@ -19,10 +19,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from localtypes.parsing import parse as parse_ast
-from localtypes.scopes import CLASS, FUNCTION, Binding, ModuleIndex, Scope, ScopeKey
-from localtypes.slots import Slot, SlotKind
-from localtypes.stdtypes import (
+from localtypes.analysis.slots import Slot, SlotKind
+from localtypes.edit.stdtypes import (
     BUILTIN_GENERICS,
     BUILTIN_NAMES,
     KNOWN_STDLIB,
@@ -31,7 +29,9 @@ from localtypes.stdtypes import (
     TYPING_MIN_VERSION,
     TYPING_NAMES,
 )
-from localtypes.typenames import ANY, dotted_name
+from localtypes.labels import ANY, dotted_name
+from localtypes.module import CLASS, FUNCTION, Binding, ModuleIndex, Scope, ScopeKey
+from localtypes.syntax import parse as parse_ast
 
 DEFAULT_KINDS = frozenset({SlotKind.PARAM, SlotKind.RETURN})
 _TYPING_MODULES = ("typing", "typing_extensions", "collections.abc")

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from localtypes.extract import subtokens
-from localtypes.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
-from localtypes.typenames import TYPING_MODULES
+from localtypes.analysis.extract import subtokens
+from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
+from localtypes.labels import TYPING_MODULES
 
 if TYPE_CHECKING:
-    from localtypes.model import TypeGuess
+    from localtypes.model.predictor import TypeGuess
 
 OTHER = "<other>"
 TEMPLATES = ("{}", "{} | None", "list[{}]")
@@ -234,7 +234,7 @@ class Encoder:
         self, batch: Batch, logits: np.ndarray[Any, Any], top_k: int
     ) -> List[Tuple[TypeGuess, ...]]:
         """Ranked guesses per slot from the model's scores (already temperature-scaled)."""
-        from localtypes.model import TypeGuess
+        from localtypes.model.predictor import TypeGuess
 
         # The [S, V + C] float64 matrix is made once and then worked on in place. Casting
         # inside the subtraction gives exactly ``logits.astype(float64) - max``.

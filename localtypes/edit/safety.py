@@ -18,13 +18,13 @@ import warnings
 from collections import Counter
 from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
-from localtypes.choose import ImportSpec, Target
+from localtypes.analysis.slots import SlotKind
+from localtypes.edit.choose import ImportSpec, Target
+from localtypes.edit.stdtypes import BUILTIN_NAMES
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.parsing import compile_tree
-from localtypes.parsing import parse as parse_ast
-from localtypes.scopes import CLASS, FUNCTION, MODULE, ScopeKey
-from localtypes.slots import SlotKind
-from localtypes.stdtypes import BUILTIN_NAMES
+from localtypes.module import CLASS, FUNCTION, MODULE, ScopeKey
+from localtypes.syntax import compile_tree
+from localtypes.syntax import parse as parse_ast
 
 # (scope, what, name, ordinal): what is "param", "return" or "var" (then name is the target)
 AnnotationKey = Tuple[ScopeKey, str, str, int]

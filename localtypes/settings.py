@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import hashlib
+import json
 import os
 import re
 import sys
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
+from localtypes import __version__
 from localtypes.analysis.slots import SlotKind
 from localtypes.errors import LocaltypesError
 
@@ -25,6 +28,8 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
 
 ENV_PREFIX = "LOCALTYPES_"
 PYPROJECT = "pyproject.toml"
+DEFAULT_TOP_K = 5
+MAX_TOP_K = 20
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class Settings:
     cache: bool = True
     # Where the per-file result cache lives; None: the platformdirs user cache folder.
     cache_dir: Optional[str] = None
+    # --- predict ---
+    # Ranked guesses per slot (``localtypes predict``, ``POST /predict``).
+    top_k: int = DEFAULT_TOP_K
     # --- serve ---
     host: str = "127.0.0.1"
     port: int = 8000
@@ -64,6 +72,37 @@ class Settings:
     # Wall-clock limit on one request's work (parse + model); past it the request gets 503.
     request_timeout: float = 10.0
     access_log: bool = False
+
+    def cache_key(self, model_sha256: str, threshold: float) -> str:
+        """A digest of everything that decides what ``annotate`` writes for given bytes.
+
+        ``threshold`` is the model's calibrated default, used when ``min_confidence`` is
+        None; the digest also covers this code (see ``code_fingerprint``).
+        """
+        parts = {
+            "localtypes": __version__,
+            "code": code_fingerprint(),
+            "model": model_sha256,
+            "min_confidence": threshold if self.min_confidence is None else self.min_confidence,
+            "kinds": sorted(kind.value for kind in self.kinds),
+            "target_version": list(self.target_version or ()),
+        }
+        text = json.dumps(parts, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def code_fingerprint() -> str:
+    """A digest of localtypes' own source: a development checkout whose code changed gets
+    a fresh cache even though ``__version__`` did not move."""
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        try:
+            name = path.relative_to(package).as_posix()
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+        except OSError:
+            continue
+    return digest.hexdigest()[:16]
 
 
 class ConfigError(LocaltypesError):
@@ -198,6 +237,7 @@ _PARSERS: Dict[str, Callable[[Any], Any]] = {
     "exclude": _strings,
     "cache": _bool,
     "cache_dir": _optional_str,
+    "top_k": _int(1, MAX_TOP_K),
     "host": _str,
     "port": _int(0, 65535),
     "threads": _int(1),
@@ -216,6 +256,25 @@ assert set(_PARSERS) == {f.name for f in dataclasses.fields(Settings)}, "a field
 def env_var(name: str) -> str:
     """The variable of a setting: ``min_confidence`` -> ``LOCALTYPES_MIN_CONFIDENCE``."""
     return ENV_PREFIX + name.upper()
+
+
+# Settings whose values are text: from JSON (an HTTP request), only these take a string.
+_TEXT_FIELDS = frozenset({"model", "cache_dir", "host", "target_version"})
+
+
+def parse_json_value(name: str, value: Any) -> Any:
+    """A setting's value from a JSON document (an HTTP request): typed, never text for a
+    number, a flag or a list. Raises ``ValueError`` with what was expected."""
+    if name in _TEXT_FIELDS:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"expected a string, got {value!r}")
+    elif isinstance(value, str):
+        raise ValueError(f"expected a {_JSON_KINDS.get(name, 'value')}, got {value!r}")
+    return _PARSERS[name](value)
+
+
+_JSON_KINDS = {"kinds": "list", "include": "list", "exclude": "list", "cache": "boolean",
+               "access_log": "boolean"}  # fmt: skip
 
 
 def _parse(name: str, value: Any, where: str) -> Any:

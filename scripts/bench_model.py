@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from localtypes.analysis.extract import extract
 from localtypes.api import predict
-from localtypes.model.predictor import Predictor
+from localtypes.model.predictor import OnnxPredictor
 from localtypes.model.store import load_store
 
 
@@ -56,7 +56,7 @@ def main() -> None:
     source = path.read_text(encoding="utf-8")
 
     started = time.perf_counter()
-    predictor = Predictor(load_store(args.store))
+    predictor = OnnxPredictor(load_store(args.store))
     load_ms = (time.perf_counter() - started) * 1000
     predict(source, predictor=predictor)  # warm-up
 

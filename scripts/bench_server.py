@@ -214,11 +214,11 @@ def model_alone(
     """``core.predict`` in a loop in this process: 1 thread, and ``concurrency`` threads,
     with the server's onnxruntime thread count (cores // concurrency)."""
     from localtypes.api import predict
-    from localtypes.model.predictor import Predictor
+    from localtypes.model.predictor import OnnxPredictor
     from localtypes.model.store import load_store
     from localtypes.service.app import _usable_cores
 
-    predictor = Predictor(load_store(model), max(1, _usable_cores() // concurrency))
+    predictor = OnnxPredictor(load_store(model), max(1, _usable_cores() // concurrency))
     predict(source, predictor=predictor)  # warm-up
     results: Dict[str, Any] = {"slots": len(predict(source, predictor=predictor).slots)}
     for threads in sorted({1, concurrency}):

@@ -45,7 +45,7 @@ from localtypes.analysis.extract import extract
 from localtypes.analysis.slots import ExtractedModule, Slot, SlotKind
 from localtypes.errors import SourceError
 from localtypes.labels import base_type
-from localtypes.model.predictor import Predictor
+from localtypes.model.predictor import OnnxPredictor
 from localtypes.model.store import DEFAULT_MODEL_NAME, load_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,7 +243,7 @@ def _mean(values: Sequence[bool] | Sequence[float]) -> float:
 
 def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
     store = load_store(args.store)
-    predictor = Predictor(store)
+    predictor = OnnxPredictor(store)
     vocab = json.loads(store.file("vocab.json").read_text(encoding="utf-8"))
     common = set(vocab.get("common", []))
     split_files, _ = corpus_split_files(args.corpus_cache)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from localtypes.errors import ModelStoreError
-from localtypes.model.predictor import Predictor
+from localtypes.model.predictor import OnnxPredictor, Predictor
 from localtypes.model.store import load_store
 from localtypes.service.app import Service, make_app
 from localtypes.settings import Settings
@@ -27,7 +27,7 @@ LOOPBACK = "127.0.0.1"
 
 @functools.cache
 def _predictor() -> Predictor:
-    return Predictor(load_store())
+    return OnnxPredictor(load_store())
 
 
 def real_predictor() -> Predictor:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from localtypes.run.cache import Cache, CacheEntry, settings_key, sha256_bytes
+from localtypes.analysis.slots import SlotKind
+from localtypes.run.cache import Cache, CacheEntry, sha256_bytes
+from localtypes.settings import Settings
 
 
 def test_round_trip_and_output_marked_final(tmp_path: Path) -> None:
-    cache = Cache.open(str(tmp_path), {"model": "abc"})
+    cache = Cache.open(str(tmp_path), Settings().cache_key("abc", 0.5))
     old, new = b"def f(x): pass\n", b"def f(x: int) -> None: pass\n"
     cache.put_result(sha256_bytes(old), new, (("param", 1), ("return", 1)), 2)
     entry = cache.get(sha256_bytes(old))
@@ -18,16 +21,29 @@ def test_round_trip_and_output_marked_final(tmp_path: Path) -> None:
     assert cache.get(sha256_bytes(b"other")) is None
 
 
-def test_key_depends_on_every_setting() -> None:
-    base = {"model": "abc", "min_confidence": 0.5, "kinds": ["param"], "target_version": [3, 9]}
-    keys = {settings_key(base)}
-    for name, value in [("model", "abd"), ("min_confidence", 0.6), ("target_version", [3, 10])]:
-        keys.add(settings_key({**base, name: value}))
-    assert len(keys) == 4
+def test_key_changes_with_every_setting_that_decides_the_output() -> None:
+    base = Settings(min_confidence=0.5, kinds=frozenset({SlotKind.PARAM}), target_version=(3, 9))
+    key = base.cache_key("abc", 0.7)
+    changed = {
+        "model": base.cache_key("abd", 0.7),
+        "min_confidence": dataclasses.replace(base, min_confidence=0.6).cache_key("abc", 0.7),
+        "kinds": dataclasses.replace(
+            base, kinds=frozenset({SlotKind.PARAM, SlotKind.RETURN})
+        ).cache_key("abc", 0.7),
+        "target_version": dataclasses.replace(base, target_version=(3, 10)).cache_key("abc", 0.7),
+    }
+    assert all(other != key for other in changed.values()), changed
+    # With no min_confidence, the model's own threshold decides, so it is part of the key.
+    default = dataclasses.replace(base, min_confidence=None)
+    assert default.cache_key("abc", 0.7) != default.cache_key("abc", 0.8)
+    assert default.cache_key("abc", 0.5) == key
+    # Settings that do not change what is written do not split the cache.
+    same = dataclasses.replace(base, jobs=3, cache_dir="/elsewhere", port=1, top_k=3)
+    assert same.cache_key("abc", 0.7) == key
 
 
 def test_damaged_entries_are_ignored(tmp_path: Path) -> None:
-    cache = Cache.open(str(tmp_path), {"model": "abc"})
+    cache = Cache.open(str(tmp_path), Settings().cache_key("abc", 0.5))
     sha = sha256_bytes(b"x = 1\n")
     cache.put_result(sha, b"x: int = 1\n", (("variable", 1),), 0)
     path = cache.folder / sha[:2] / sha

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from localtypes.api import predict
-from localtypes.model.predictor import Predictor
+from localtypes.model.predictor import OnnxPredictor
 from localtypes.model.store import load_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def test_embedding_table_is_8_bit(smoke_store: Path) -> None:
 
 
 def test_loaded_model_predicts_every_slot(smoke_store: Path) -> None:
-    predictor = Predictor(load_store(str(smoke_store)))
+    predictor = OnnxPredictor(load_store(str(smoke_store)))
     source = (ROOT / "tests" / "data" / "smoke_corpus" / "inventory" / "store.py").read_text()
     result = predict(source, "store.py", top_k=3, predictor=predictor)
     assert result.slots, "the module has slots"

@@ -1,4 +1,9 @@
-"""The ONNX-backed predictor: one onnxruntime session per process, shared by all threads."""
+"""Predictors: what turns a module's slots into ranked guesses.
+
+``Predictor`` is the interface every part depends on (the API, the runner, the service's
+admission guard, tests' fakes); ``OnnxPredictor`` is the one that runs the shipped model,
+one onnxruntime session per process, shared by all threads.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -38,11 +43,37 @@ class ModelInfo:
     threshold: float
     metrics: Dict[str, Any]
 
+    @classmethod
+    def of_store(cls, store: ModelStore) -> ModelInfo:
+        """The identity of a verified store (before, or without, loading its model)."""
+        return cls(
+            name=store.name,
+            version=store.version,
+            sha256=store.model_sha256,
+            path=str(store.path),
+            size_bytes=store.file("model.onnx").stat().st_size,
+            threshold=store.threshold,
+            metrics=dict(store.manifest.get("metrics", {})),
+        )
+
     def to_dict(self) -> Dict[str, Any]:
         return {"name": self.name, "version": self.version, "sha256": self.sha256}
 
 
-class Predictor:
+class Predictor(Protocol):
+    """Ranked guesses for every slot of a module, and which model gives them."""
+
+    @property
+    def info(self) -> ModelInfo:
+        """The model's identity, threshold and metrics."""
+        ...
+
+    def predict(self, module: ExtractedModule, top_k: int = 5) -> List[Tuple[TypeGuess, ...]]:
+        """Ranked guesses (best first, at most ``top_k``) for every slot, in slot order."""
+        ...
+
+
+class OnnxPredictor:
     """Turns the slots of one module into ranked guesses, in one onnxruntime call."""
 
     def __init__(self, store: ModelStore, intra_op_threads: int = 1) -> None:
@@ -70,16 +101,11 @@ class Predictor:
             str(store.file("model.onnx")), options, providers=["CPUExecutionProvider"]
         )
         self.temperature = float(store.manifest.get("temperature", 1.0))
-        model_file = store.file("model.onnx")
-        self.info = ModelInfo(
-            name=store.name,
-            version=store.version,
-            sha256=store.model_sha256,
-            path=str(store.path),
-            size_bytes=model_file.stat().st_size,
-            threshold=store.threshold,
-            metrics=dict(store.manifest.get("metrics", {})),
-        )
+        self._info = ModelInfo.of_store(store)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
 
     def predict(self, module: ExtractedModule, top_k: int = 5) -> List[Tuple[TypeGuess, ...]]:
         """Ranked guesses for every slot of ``module``, in slot order."""
@@ -101,6 +127,6 @@ def default_predictor(model_dir: Optional[str] = None) -> Predictor:
     key = model_dir or ""
     with _lock:
         if _default is None or _default_key != key:
-            _default = Predictor(load_store(model_dir))
+            _default = OnnxPredictor(load_store(model_dir))
             _default_key = key
         return _default

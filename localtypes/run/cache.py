@@ -15,7 +15,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple
+from typing import Optional, Tuple
 
 FORMAT = 1
 
@@ -44,12 +44,6 @@ class CacheEntry:
         return self.output is not None
 
 
-def settings_key(parts: Mapping[str, Any]) -> str:
-    """A short stable digest of the settings that decide the output."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return sha256_bytes(text.encode("utf-8"))[:32]
-
-
 class Cache:
     """A folder of entries for one settings key."""
 
@@ -57,9 +51,10 @@ class Cache:
         self.folder = folder
 
     @classmethod
-    def open(cls, cache_dir: Optional[str], parts: Mapping[str, Any]) -> Cache:
+    def open(cls, cache_dir: Optional[str], key: str) -> Cache:
+        """The entries for one settings key (``Settings.cache_key``) under ``cache_dir``."""
         base = Path(cache_dir) if cache_dir else default_cache_dir()
-        return cls(base / f"v{FORMAT}" / settings_key(parts))
+        return cls(base / f"v{FORMAT}" / key)
 
     def _path(self, content_sha: str) -> Path:
         return self.folder / content_sha[:2] / content_sha

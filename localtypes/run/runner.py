@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import difflib
 import enum
-import hashlib
 import io
 import os
 import sys
@@ -363,34 +362,6 @@ def _largest_first(paths: Sequence[str]) -> List[str]:
 # --- the run ----------------------------------------------------------------------------
 
 
-def code_fingerprint() -> str:
-    """A digest of localtypes' own source: a development checkout whose code changed gets
-    a fresh cache even though ``__version__`` did not move."""
-    digest = hashlib.sha256(__version__.encode())
-    package = Path(__file__).resolve().parents[1]
-    for path in sorted(package.rglob("*.py")):
-        try:
-            name = path.relative_to(package).as_posix()
-            digest.update(name.encode() + b"\0" + path.read_bytes())
-        except OSError:
-            continue
-    return digest.hexdigest()[:16]
-
-
-def cache_parts(settings: Settings, model_sha256: str, threshold: float) -> Dict[str, Any]:
-    """The settings that decide what annotate writes (the cache key)."""
-    return {
-        "localtypes": __version__,
-        "code": code_fingerprint(),
-        "model": model_sha256,
-        "min_confidence": settings.min_confidence
-        if settings.min_confidence is not None
-        else threshold,
-        "kinds": sorted(kind.value for kind in settings.kinds),
-        "target_version": list(settings.target_version or ()),
-    }
-
-
 def run(
     paths: Sequence[str],
     settings: Settings,
@@ -425,7 +396,7 @@ def run(
         report.fail(raw, reason)
     files = [str(path) for path in selection.files]
     cache = (
-        Cache.open(settings.cache_dir, cache_parts(settings, store.model_sha256, store.threshold))
+        Cache.open(settings.cache_dir, settings.cache_key(store.model_sha256, store.threshold))
         if settings.cache
         else None
     )

@@ -42,7 +42,7 @@ from localtypes import __version__
 from localtypes.analysis.slots import ExtractedModule, SlotKind
 from localtypes.api import DEFAULT_TOP_K, MAX_TOP_K, annotate, predict
 from localtypes.errors import LocaltypesError, ModelStoreError, SourceError
-from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess
+from localtypes.model.predictor import ModelInfo, OnnxPredictor, Predictor, TypeGuess
 from localtypes.model.store import ModelStore, load_store
 from localtypes.service.metrics import Metrics
 from localtypes.service.workers import Budget, Overloaded, TimedOut, WorkerPool
@@ -136,13 +136,9 @@ class SourceRequest:
     options: Dict[str, Any]
 
 
-class _GuardedPredictor(Predictor):
-    """The shared predictor: timed for the metrics, refusing batches above ``max_slots``,
-    and running a call only when its slots fit in the shared budget.
-
-    It wraps a loaded predictor (so ``Predictor.__init__`` is deliberately not called) and
-    hands every other attribute to it.
-    """
+class _GuardedPredictor:
+    """The shared predictor, wrapped: timed for the metrics, refusing batches above
+    ``max_slots``, and running a call only when its slots fit in the shared budget."""
 
     def __init__(
         self, inner: Predictor, max_slots: int, budget: Budget, observe: Callable[[float], None]
@@ -151,10 +147,10 @@ class _GuardedPredictor(Predictor):
         self._max_slots = max_slots
         self._budget = budget
         self._observe = observe
-        self.info = inner.info
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    @property
+    def info(self) -> ModelInfo:
+        return self._inner.info
 
     def predict(self, module: ExtractedModule, top_k: int = 5) -> List[Tuple[TypeGuess, ...]]:
         if len(module.slots) > self._max_slots:
@@ -222,15 +218,7 @@ class App:
             self.model: ModelInfo = predictor.info
         else:
             store = self._store = load_store(settings.model)  # a broken store fails at once
-            self.model = ModelInfo(
-                name=store.name,
-                version=store.version,
-                sha256=store.model_sha256,
-                path=str(store.path),
-                size_bytes=store.file("model.onnx").stat().st_size,
-                threshold=store.threshold,
-                metrics=dict(store.manifest.get("metrics", {})),
-            )
+            self.model = ModelInfo.of_store(store)
         self.metrics.set_model(self.model.name, self.model.version, self.model.sha256)
         self.metrics.inference_in_flight.set_function(lambda: self.pool.busy)
         self.metrics.ready.set_function(lambda: 1 if self.ready else 0)
@@ -261,7 +249,7 @@ class App:
         assert self._store is not None
         # One intra-op thread per core share: N concurrent requests never oversubscribe.
         threads = max(1, _usable_cores() // self.settings.max_concurrent_inference)
-        return Predictor(self._store, intra_op_threads=threads)
+        return OnnxPredictor(self._store, intra_op_threads=threads)
 
     def _load(self) -> None:
         """Create the onnxruntime session and run one warm-up inference; then ready."""

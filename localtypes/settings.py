@@ -273,6 +273,12 @@ def parse_json_value(name: str, value: Any) -> Any:
     return _PARSERS[name](value)
 
 
+def parse_text_value(name: str, text: str) -> Any:
+    """A setting's value from text (a query string): as from an environment variable.
+    Raises ``ValueError`` with what was expected."""
+    return _PARSERS[name](text)
+
+
 _JSON_KINDS = {"kinds": "list", "include": "list", "exclude": "list", "cache": "boolean",
                "access_log": "boolean"}  # fmt: skip
 

@@ -74,32 +74,6 @@ def base_type(label: str) -> str:
     return " | ".join(dict.fromkeys(_base(member) for member in _union_members(tree)))
 
 
-def dotted_names(label: str) -> List[str]:
-    """Every dotted name a label uses, in order: ``list[pathlib.Path]`` -> list, pathlib.Path."""
-    tree = parse_ast(label, mode="eval")
-    names: List[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Name, ast.Attribute)):
-            dotted = dotted_name(node)
-            if dotted is not None and not _is_inner_attribute(node, tree):
-                names.append(dotted)
-    return list(dict.fromkeys(names))
-
-
-def split_union(label: str) -> List[str]:
-    """The members of a union label (a one-element list for anything else)."""
-    tree = parse_ast(label, mode="eval").body
-    return [ast.unparse(member) for member in _union_members(tree)]
-
-
-def _is_inner_attribute(node: ast.AST, tree: ast.AST) -> bool:
-    # ``a.b.c`` walks as Attribute(a.b.c), Attribute(a.b), Name(a): keep only the outermost.
-    for parent in ast.walk(tree):
-        if isinstance(parent, ast.Attribute) and parent.value is node:
-            return True
-    return False
-
-
 def _union_members(node: ast.expr) -> Iterator[ast.expr]:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         yield from _union_members(node.left)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import ast
 import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.slots import ModuleInfo, Slot
-from localtypes.edit.choose import Candidate, WriteOptions
-from localtypes.edit.rounds import Added, Skipped, write_rounds
+from localtypes.edit.plan import Added, Rejection, SlotGuess, WriteOptions
+from localtypes.edit.rounds import write_rounds
 from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
-from localtypes.settings import Settings
-
-DEFAULT_TOP_K = 5
-MAX_TOP_K = 20
+from localtypes.module import ModuleIndex
+from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings
 
 
 @dataclass(frozen=True)
@@ -73,12 +70,12 @@ def _predict(
     path: Optional[str],
     top_k: int,
     predictor: Optional[Predictor],
-    tree: Optional[ast.Module],
+    index: Optional[ModuleIndex],
 ) -> Prediction:
     if not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
     predictor = predictor or default_predictor()
-    module = extract(source, tree)
+    module = extract(source, index=index)
     guesses = predictor.predict(module, top_k=top_k)
     return Prediction(
         model=predictor.info,
@@ -100,7 +97,7 @@ class AnnotateResult:
     source: str
     changed: bool
     added: Tuple[Added, ...]
-    skipped: Tuple[Skipped, ...]
+    skipped: Tuple[Rejection, ...]
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON document of ``POST /annotate``."""
@@ -121,7 +118,7 @@ class AnnotateResult:
             "skipped": [
                 {
                     **_slot_dict(item.slot),
-                    "reason": item.reason,
+                    "reason": item.reason.value,
                     "type": item.label,
                     "confidence": None if item.confidence is None else round(item.confidence, 4),
                 }
@@ -167,10 +164,10 @@ def annotate(
     )
     model = predictor
 
-    def guess(text: str, tree: ast.Module) -> List[Candidate]:
-        prediction = _predict(text, path, 1, model, tree)
+    def guess(index: ModuleIndex) -> List[SlotGuess]:
+        prediction = _predict(index.source, path, 1, model, index)
         return [
-            Candidate(
+            SlotGuess(
                 item.slot,
                 item.guesses[0].label if item.guesses else None,
                 item.guesses[0].confidence if item.guesses else 0.0,

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import Dict, Iterator, List, Mapping, Optional
+from typing import Dict, Iterator, List, Mapping
 
+from localtypes.syntax import dotted_name
 from localtypes.syntax import parse as parse_ast
 
 TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc"})
@@ -86,18 +87,6 @@ def _base(node: ast.expr) -> str:
     if isinstance(node, ast.Subscript):
         return ast.unparse(node.value)
     return ast.unparse(node)
-
-
-def dotted_name(node: ast.expr) -> Optional[str]:
-    """``a.b.c`` for a chain of attributes on a name, else None."""
-    parts: List[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 class _Normalizer:

@@ -8,9 +8,9 @@ from typing import Dict, Tuple
 import pytest
 
 from localtypes.analysis.slots import SlotKind
-from localtypes.edit.choose import Edit, ImportSpec, Target
+from localtypes.edit.plan import Edit, ImportSpec, Target
 from localtypes.edit.splice import apply_annotations
-from localtypes.module import FUNCTION, MODULE, ScopeKey, build_index
+from localtypes.module import FUNCTION, MODULE, ModuleIndex, ScopeKey
 
 MODULE_SCOPE = ScopeKey(MODULE, "", 0)
 PATH = ImportSpec("pathlib", "Path")
@@ -22,7 +22,7 @@ def _function(name: str) -> ScopeKey:
 
 
 def _apply(source: str, edits: Dict[Target, Edit]) -> Tuple[str, int]:
-    applied = apply_annotations(source, edits, build_index(ast.parse(source), source))
+    applied = apply_annotations(source, edits, ModuleIndex(ast.parse(source), source))
     return applied.source, len(applied.written)
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.slots import ExtractedModule, Slot, SlotKind
-from localtypes.edit.choose import Candidate, ImportSpec, Target, WriteOptions
+from localtypes.edit.plan import ImportSpec, SlotGuess, Target, WriteOptions
 from localtypes.edit.rounds import WriteResult, write
 from localtypes.edit.safety import UnsafeEditError, check_edit, equal_modulo_annotations
 from localtypes.errors import SourceError
@@ -106,7 +106,7 @@ def run_case(case: Case, source: str) -> WriteResult:
     candidates = []
     for slot in extract(source).slots:
         label = case.labels.get(slot_ref(slot))
-        candidates.append(Candidate(slot, label, 1.0 if label else 0.0))
+        candidates.append(SlotGuess(slot, label, 1.0 if label else 0.0))
     return write(source, candidates, case.options, filename="case.py")
 
 
@@ -197,7 +197,7 @@ def test_broken_transform_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(localtypes.edit.rounds, "apply_annotations", sabotage)
     slot = next(s for s in extract(SOURCE).slots if s.name == "x")
     with pytest.raises(UnsafeEditError, match="changes more than annotations"):
-        write(SOURCE, [Candidate(slot, "int", 0.9)], WriteOptions(0.5))
+        write(SOURCE, [SlotGuess(slot, "int", 0.9)], WriteOptions(0.5))
 
 
 def test_internal_error_is_reported_not_raised_raw(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,7 +209,7 @@ def test_internal_error_is_reported_not_raised_raw(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(localtypes.edit.rounds, "apply_annotations", crash)
     slot = next(s for s in extract(SOURCE).slots if s.name == "x")
     with pytest.raises(UnsafeEditError, match="internal error"):
-        write(SOURCE, [Candidate(slot, "int", 0.9)], WriteOptions(0.5))
+        write(SOURCE, [SlotGuess(slot, "int", 0.9)], WriteOptions(0.5))
 
 
 @pytest.mark.parametrize("source", ["def f(:\n    pass\n", "x = (\n", "a\x00b\n"])
@@ -222,10 +222,10 @@ def test_threshold_any_and_missing_guess() -> None:
     source = "def f(a, b, c):\n    return a\n"
     slots = {s.name: s for s in extract(source).slots}
     candidates = [
-        Candidate(slots["a"], "int", 0.4),
-        Candidate(slots["b"], "Any", 0.99),
-        Candidate(slots["c"], None, 0.0),
-        Candidate(slots["return"], "int", 0.5),
+        SlotGuess(slots["a"], "int", 0.4),
+        SlotGuess(slots["b"], "Any", 0.99),
+        SlotGuess(slots["c"], None, 0.0),
+        SlotGuess(slots["return"], "int", 0.5),
     ]
     result = write(source, candidates, WriteOptions(0.5))
     assert result.source == "def f(a, b, c) -> int:\n    return a\n"
@@ -239,14 +239,14 @@ def test_type_alias_is_never_written_as_a_variable_type() -> None:
     source = "_space = ' '\n"
     slot = extract(source).slots[0]
     options = WriteOptions(0.5, kinds=frozenset(SlotKind))
-    result = write(source, [Candidate(slot, "typing.TypeAlias", 0.9)], options)
+    result = write(source, [SlotGuess(slot, "typing.TypeAlias", 0.9)], options)
     assert result.source == source
     assert [item.reason for item in result.skipped] == ["unsupported-label"]
 
 
 def test_kinds_filter_variables_out_by_default() -> None:
     source = "def f():\n    x = 1\n    return x\n"
-    candidates = [Candidate(s, "int", 1.0) for s in extract(source).slots]
+    candidates = [SlotGuess(s, "int", 1.0) for s in extract(source).slots]
     result = write(source, candidates, WriteOptions(0.5))
     assert result.source == "def f() -> int:\n    x = 1\n    return x\n"
     assert result.skipped == ()
@@ -254,7 +254,7 @@ def test_kinds_filter_variables_out_by_default() -> None:
 
 def test_stub_files_use_modern_syntax_and_no_quotes() -> None:
     source = "def f(x): ...\nclass Later: ...\n"
-    candidates = [Candidate(s, "Later | None", 1.0) for s in extract(source).slots]
+    candidates = [SlotGuess(s, "Later | None", 1.0) for s in extract(source).slots]
     result = write(source, candidates, WriteOptions(0.5, target_version=(3, 8)), "f.pyi")
     assert result.source == "def f(x: Later | None) -> Later | None: ...\nclass Later: ...\n"
     as_module = write(source, candidates, WriteOptions(0.5, target_version=(3, 8)), "f.py")
@@ -320,7 +320,7 @@ def test_redefinitions_in_try_branches_never_swap() -> None:
         "class A:\n    x = 1\nclass A:\n    x = 2\n"
     )
     by_line = {4: "int", 6: "str", 8: "bytes", 10: "float"}
-    candidates = [Candidate(s, by_line[s.line], 1.0) for s in extract(source).slots]
+    candidates = [SlotGuess(s, by_line[s.line], 1.0) for s in extract(source).slots]
     kinds = frozenset({SlotKind.PARAM, SlotKind.VARIABLE})
     result = write(source, candidates, WriteOptions(0.5, kinds))
     lines = result.source.splitlines()
@@ -331,7 +331,7 @@ def test_redefinitions_in_try_branches_never_swap() -> None:
 
 def test_source_that_parses_but_never_compiled_is_a_source_error() -> None:
     source = "def f(x):\n    return x\nfrom __future__ import annotations\n"
-    candidates = [Candidate(s, "int", 1.0) for s in extract(source).slots]
+    candidates = [SlotGuess(s, "int", 1.0) for s in extract(source).slots]
     with pytest.raises(SourceError, match="does not compile"):
         write(source, candidates, WriteOptions(0.5))
 

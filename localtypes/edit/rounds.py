@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ast
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
@@ -11,30 +11,30 @@ from typing import (
     Dict,
     List,
     Mapping,
-    Optional,
     Sequence,
     Set,
     Tuple,
     TypeVar,
 )
 
-from localtypes.analysis.extract import parse_source
 from localtypes.analysis.slots import Slot, SlotKey
-from localtypes.edit.choose import (
-    Candidate,
+from localtypes.edit.choose import choose
+from localtypes.edit.plan import (
+    Added,
     Edit,
     ImportSpec,
     Reason,
     Rejection,
+    SlotGuess,
     Target,
     WriteOptions,
-    choose,
 )
 from localtypes.edit.safety import UnsafeEditError, check_edit
 from localtypes.edit.splice import Applied
 from localtypes.edit.splice import apply_annotations as _apply
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.module import ModuleIndex, build_index
+from localtypes.module import ModuleIndex
+from localtypes.syntax import parse_source
 
 # Adding imports changes what the model sees of the module, so a second pass over the output
 # could pick more slots; the writer repeats until nothing changes (idempotence), at most this.
@@ -45,33 +45,12 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
-class Added:
-    """An annotation that was written."""
-
-    slot: Slot
-    label: str  # the canonical label predicted
-    text: str  # the annotation as written in the file
-    confidence: float
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A slot left without an annotation, and why."""
-
-    slot: Slot
-    reason: str
-    label: Optional[str] = None
-    confidence: Optional[float] = None
-    detail: str = ""
-
-
-@dataclass(frozen=True)
 class WriteResult:
     """The new source and what happened to each candidate slot."""
 
     source: str
     added: Tuple[Added, ...]
-    skipped: Tuple[Skipped, ...]
+    skipped: Tuple[Rejection, ...]
 
     @property
     def changed(self) -> bool:
@@ -85,48 +64,48 @@ def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIn
 
 def write(
     source: str,
-    candidates: Sequence[Candidate],
+    candidates: Sequence[SlotGuess],
     options: WriteOptions,
     filename: str = "<unknown>",
 ) -> WriteResult:
     """Write the chosen annotations among ``candidates`` (slots of ``source``) into ``source``."""
-    return write_rounds(source, lambda _text, _tree: candidates, options, filename, max_rounds=1)
+    return write_rounds(source, lambda _index: candidates, options, filename, max_rounds=1)
 
 
 def write_rounds(
     source: str,
-    guess: Callable[[str, ast.Module], Sequence[Candidate]],
+    guess: Callable[[ModuleIndex], Sequence[SlotGuess]],
     options: WriteOptions,
     filename: str = "<unknown>",
     max_rounds: int = MAX_ROUNDS,
 ) -> WriteResult:
     """Annotate ``source`` with the guesses ``guess`` makes, until a pass adds nothing.
 
-    ``guess`` gets each pass's text and its tree (to read, not to change).
+    ``guess`` gets each pass's module index (to read, not to change).
     """
     original = parse_source(source)
     current = source
     tree = original
     first: Dict[SlotKey, Slot] = {}
     added: List[Added] = []
-    skipped: Tuple[Skipped, ...] = ()
+    skipped: Tuple[Rejection, ...] = ()
     written: Dict[Target, str] = {}
     imports: List[ImportSpec] = []
     names: Set[str] = set()
     for round_number in range(max_rounds):
         if round_number > 0:
             tree = parse_source(current)
-        candidates = guess(current, tree)
+        # Stubs are never run: their annotations are written as in typeshed.
+        index = ModuleIndex(tree, current, stub=filename.endswith(".pyi"))
+        candidates = guess(index)
         if round_number == 0:
             keys = Counter(c.slot.key for c in candidates)
             # Keys the extractor gives twice (a class defined twice) cannot be mapped back.
             first = {c.slot.key: c.slot for c in candidates if keys[c.slot.key] == 1}
-        index = build_index(tree, current)
-        if filename.endswith(".pyi"):
-            index.future_annotations = True  # stubs are never run: write as in typeshed
         plan = choose(candidates, index, options)
         skipped = tuple(
-            _skipped(item, _original(item.slot, first, round_number)) for item in plan.rejected
+            dataclasses.replace(item, slot=_original(item.slot, first, round_number))
+            for item in plan.rejected
         )
         if not plan.choices:
             break
@@ -139,7 +118,7 @@ def write_rounds(
                 written[choice.target] = choice.text
                 names.update(choice.names)
             else:
-                miss = Skipped(slot, Reason.NOT_FOUND.value, choice.label, choice.confidence)
+                miss = Rejection(slot, Reason.NOT_FOUND, choice.label, choice.confidence)
                 skipped = (*skipped, miss)
         imports.extend(spec for spec in applied.imports if spec not in imports)
         if applied.source == current:
@@ -160,12 +139,6 @@ def _visible_to_model(imports: Sequence[ImportSpec]) -> bool:
     candidates); other imports are visible.
     """
     return any(spec.module != "typing" for spec in imports)
-
-
-def _skipped(rejection: Rejection, slot: Slot) -> Skipped:
-    return Skipped(
-        slot, rejection.reason.value, rejection.label, rejection.confidence, rejection.detail
-    )
 
 
 def _original(slot: Slot, first: Dict[SlotKey, Slot], round_number: int) -> Slot:

@@ -16,14 +16,14 @@ import ast
 import functools
 import warnings
 from collections import Counter
-from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 from localtypes.analysis.slots import SlotKind
-from localtypes.edit.choose import ImportSpec, Target
+from localtypes.edit.plan import ImportSpec, Target
 from localtypes.edit.stdtypes import BUILTIN_NAMES
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.module import CLASS, FUNCTION, MODULE, ScopeKey
-from localtypes.syntax import compile_tree
+from localtypes.module import ModuleIndex, ScopeKey
+from localtypes.syntax import compile_tree, parameters
 from localtypes.syntax import parse as parse_ast
 
 # (scope, what, name, ordinal): what is "param", "return" or "var" (then name is the target)
@@ -87,61 +87,23 @@ def target_key(target: Target) -> AnnotationKey:
 def annotation_map(tree: ast.Module) -> Dict[AnnotationKey, str]:
     """Every annotation of a module, keyed by where it is, as an ``ast.dump``."""
     found: Dict[AnnotationKey, str] = {}
-    counters: Dict[Tuple[str, str], int] = {}
-    _collect(tree.body, ScopeKey(MODULE, "", 0), counters, found)
+    for scope in ModuleIndex(tree, "").scopes.values():
+        nth: Counter[str] = Counter()
+        for stmt in scope.statements:
+            if isinstance(stmt, ast.AnnAssign):
+                target = stmt.target
+                name = target.id if isinstance(target, ast.Name) else ast.dump(target)
+                found[(scope.key, "var", name, nth[name])] = ast.dump(stmt.annotation)
+                nth[name] += 1
+        node = scope.node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for parameter in parameters(node.args):
+                if parameter.arg.annotation is not None:
+                    key = (scope.key, "param", parameter.arg.arg, 0)
+                    found[key] = ast.dump(parameter.arg.annotation)
+            if node.returns is not None:
+                found[(scope.key, "return", "return", 0)] = ast.dump(node.returns)
     return found
-
-
-def _collect(
-    body: List[ast.stmt],
-    scope: ScopeKey,
-    counters: Dict[Tuple[str, str], int],
-    found: Dict[AnnotationKey, str],
-) -> None:
-    nth: Counter[str] = Counter()
-    children: List[ast.stmt] = []
-    for stmt in _statements(body):
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            children.append(stmt)
-        elif isinstance(stmt, ast.AnnAssign):
-            target = stmt.target.id if isinstance(stmt.target, ast.Name) else ast.dump(stmt.target)
-            found[(scope, "var", target, nth[target])] = ast.dump(stmt.annotation)
-            nth[target] += 1
-    for child in children:
-        assert isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        kind = CLASS if isinstance(child, ast.ClassDef) else FUNCTION
-        qualname = f"{scope.qualname}.{child.name}" if scope.qualname else child.name
-        occurrence = counters.get((kind, qualname), 0)
-        counters[(kind, qualname)] = occurrence + 1
-        key = ScopeKey(kind, qualname, occurrence)
-        if not isinstance(child, ast.ClassDef):
-            arguments = child.args
-            for arg in (
-                *arguments.posonlyargs,
-                *arguments.args,
-                *([arguments.vararg] if arguments.vararg else []),
-                *arguments.kwonlyargs,
-                *([arguments.kwarg] if arguments.kwarg else []),
-            ):
-                if arg.annotation is not None:
-                    found[(key, "param", arg.arg, 0)] = ast.dump(arg.annotation)
-            if child.returns is not None:
-                found[(key, "return", "return", 0)] = ast.dump(child.returns)
-        _collect(child.body, key, counters, found)
-
-
-def _statements(body: List[ast.stmt]) -> Iterator[ast.stmt]:
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        yield from _statements(getattr(stmt, "body", None) or [])
-        for handler in getattr(stmt, "handlers", None) or []:
-            yield from _statements(handler.body)
-        for case in getattr(stmt, "cases", None) or []:
-            yield from _statements(case.body)
-        yield from _statements(getattr(stmt, "orelse", None) or [])
-        yield from _statements(getattr(stmt, "finalbody", None) or [])
 
 
 def _check_annotations(

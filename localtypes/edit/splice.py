@@ -33,8 +33,9 @@ from typing import (
 )
 
 from localtypes.analysis.slots import SlotKind
-from localtypes.edit.choose import Edit, ImportSpec, Target
+from localtypes.edit.plan import Edit, ImportSpec, Target
 from localtypes.module import ModuleIndex, ScopeKey
+from localtypes.syntax import parameters
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LONE_CR = re.compile(r"\r(?!\n)")
@@ -54,7 +55,7 @@ class Applied:
 def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIndex) -> Applied:
     """Write each edit's annotation, and the imports of those written, into ``source``.
 
-    ``index`` is ``localtypes.module.build_index`` of ``source``. A target that is not
+    ``index`` is the ``ModuleIndex`` of ``source``. A target that is not
     there, or already annotated, is left out of ``Applied.written``.
     """
     if not edits:
@@ -193,22 +194,10 @@ def _splices(
             return []
         closing = _closing_parenthesis(text, node)
         return [] if closing is None else [(closing, closing, f" -> {annotation}")]
-    for arg, default in _parameters(node.args):
+    for arg, _kind, default in parameters(node.args):
         if arg.arg == target.name:
             return [] if arg.annotation is not None else _parameter(text, arg, default, annotation)
     return []
-
-
-def _parameters(arguments: ast.arguments) -> Iterator[Tuple[ast.arg, Optional[ast.expr]]]:
-    """Every parameter with its default."""
-    positional = [*arguments.posonlyargs, *arguments.args]
-    defaults: List[Optional[ast.expr]] = [None] * (len(positional) - len(arguments.defaults))
-    yield from zip(positional, [*defaults, *arguments.defaults])
-    if arguments.vararg:
-        yield arguments.vararg, None
-    yield from zip(arguments.kwonlyargs, arguments.kw_defaults)
-    if arguments.kwarg:
-        yield arguments.kwarg, None
 
 
 def _parameter(

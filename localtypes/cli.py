@@ -1,37 +1,78 @@
-"""The ``localtypes`` command: a thin click shell over the core API.
+"""The ``localtypes`` command: a thin click shell over the core API and the runner.
 
-Heavy modules (onnxruntime, libcst, the server) are imported inside the commands that
-need them, so ``localtypes --help`` answers at once.
+Heavy modules (onnxruntime, numpy, the server) are imported inside the commands that
+need them, so ``localtypes --help`` answers at once. Output goes to the streams given to
+``main`` (a ``Streams`` object in click's context), never to ``sys.stdout`` by name.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 import click
 
 from localtypes import __version__
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.run.report import EXIT_FAILED, EXIT_USAGE
-from localtypes.settings import Settings, load_settings
+from localtypes.run.report import EXIT_CODES, EXIT_FAILED, EXIT_USAGE
+from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings, load_settings
 
 EXIT_INTERRUPTED = 130
 
-_ANNOTATE_EPILOG = """\b
-Exit codes:
-  0    done, or nothing to do
-  1    --check: some files would change
-  2    usage error (bad option, configuration or model store)
-  123  some files could not be processed (each is named with its reason)
-
+_ANNOTATE_EPILOG = (
+    "\b\nExit codes:\n"
+    + "".join(f"  {code:<5}{meaning}\n" for code, meaning in EXIT_CODES)
+    + """
 \b
 Settings come from defaults, then [tool.localtypes] in the nearest pyproject.toml,
 then LOCALTYPES_* environment variables, then these options.
 """
+)
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Where the commands write: results to ``out``, messages and errors to ``err``."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+pass_streams = click.make_pass_decorator(Streams, ensure=True)
+
+
+def _print_and_exit(ctx: click.Context, text: str) -> None:
+    click.echo(text, color=ctx.color, file=ctx.ensure_object(Streams).out)
+    ctx.exit()
+
+
+def _show_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        _print_and_exit(ctx, ctx.get_help())
+
+
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        _print_and_exit(ctx, f"localtypes, version {__version__}")
+
+
+class Command(click.Command):
+    """A click command whose --help goes to the ``Streams`` of the context."""
+
+    def get_help_option(self, ctx: click.Context) -> Optional[click.Option]:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.callback = _show_help
+        return option
+
+
+class Group(Command, click.Group):
+    """A click group whose --help, and its commands', go to the ``Streams``."""
+
+    command_class = Command
 
 
 def _settings(paths: Sequence[str], overrides: Dict[str, Any]) -> Settings:
@@ -40,8 +81,15 @@ def _settings(paths: Sequence[str], overrides: Dict[str, Any]) -> Settings:
     return load_settings(common_folder(paths), overrides)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="localtypes")
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """Type annotations for Python, predicted by a small model that runs on your machine."""
 
@@ -92,7 +140,9 @@ def cli() -> None:
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Also name unchanged files and settings.")
+@pass_streams
 def annotate(
+    streams: Streams,
     paths: Sequence[str],
     diff: bool,
     check: bool,
@@ -108,7 +158,9 @@ def annotate(
     verbose: bool,
 ) -> int:
     """Write predicted type annotations into PATHS (files and folders), in place."""
-    from localtypes.run.runner import Mode, run
+    from localtypes.run.report import Report
+    from localtypes.run.runner import run
+    from localtypes.run.task import Mode
 
     settings = _settings(
         paths,
@@ -124,27 +176,40 @@ def annotate(
         },
     )
     mode = Mode.DIFF if diff else Mode.CHECK if check else Mode.WRITE
-    verbose = verbose and not quiet  # -q wins
-    report = run(paths, settings, mode=mode, check=check, quiet=quiet, verbose=verbose)
-    return report.exit_code
+    report = Report(
+        check=check,
+        write=mode is Mode.WRITE,
+        diff=mode is Mode.DIFF,
+        verbose=verbose and not quiet,  # -q wins
+        quiet=quiet,
+        stdout=streams.out,
+        stderr=streams.err,
+    )
+    return run(paths, settings, mode=mode, report=report).exit_code
 
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-k", "--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option(
+    "-k",
+    "--top-k",
+    type=click.IntRange(1, MAX_TOP_K),
+    help=f"Ranked types per slot [default: the top-k setting, else {DEFAULT_TOP_K}].",
+)
 @click.option("--model", type=click.Path(file_okay=False), help="Model store folder.")
-def predict(file: str, top_k: int, model: Optional[str]) -> int:
+@pass_streams
+def predict(streams: Streams, file: str, top_k: Optional[int], model: Optional[str]) -> int:
     """Print the model's ranked types for every slot of FILE as JSON (as POST /predict)."""
     from localtypes.api import predict as predict_source
     from localtypes.model.predictor import default_predictor
     from localtypes.run.files import read_source
 
-    settings = _settings([file], {"model": model})
+    settings = _settings([file], {"model": model, "top_k": top_k})
     source = read_source(Path(file)).text
     prediction = predict_source(
-        source, file, top_k=top_k, predictor=default_predictor(settings.model)
+        source, file, top_k=settings.top_k, predictor=default_predictor(settings.model)
     )
-    click.echo(json.dumps(prediction.to_dict(), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(prediction.to_dict(), indent=2, ensure_ascii=False), file=streams.out)
     return 0
 
 
@@ -160,41 +225,47 @@ def _size(size: int) -> str:
 @cli.command(name="model")
 @click.option("--model", "model_dir", type=click.Path(file_okay=False), help="Model store folder.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def model_command(model_dir: Optional[str], as_json: bool) -> int:
+@pass_streams
+def model_command(streams: Streams, model_dir: Optional[str], as_json: bool) -> int:
     """Say which model store is used: where, checksum, size, threshold, metrics."""
     from localtypes.model.predictor import default_predictor
 
     settings = _settings([], {"model": model_dir})
     info = default_predictor(settings.model).info
-    document = {
-        "name": info.name,
-        "version": info.version,
-        "path": info.path,
-        "sha256": info.sha256,
-        "size_bytes": info.size_bytes,
-        "threshold": info.threshold,
-        "metrics": info.metrics,
-    }
     if as_json:
-        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        document = {
+            "name": info.name,
+            "version": info.version,
+            "path": info.path,
+            "sha256": info.sha256,
+            "size_bytes": info.size_bytes,
+            "threshold": info.threshold,
+            "metrics": info.metrics,
+        }
+        click.echo(json.dumps(document, indent=2, sort_keys=True), file=streams.out)
         return 0
-    click.echo(f"model:     {info.name} {info.version}")
-    click.echo(f"path:      {info.path}")
-    click.echo(f"sha256:    {info.sha256}")
-    click.echo(f"size:      {_size(info.size_bytes)}")
-    click.echo(f"threshold: {info.threshold:g} (default --min-confidence)")
+    lines = [
+        f"model:     {info.name} {info.version}",
+        f"path:      {info.path}",
+        f"sha256:    {info.sha256}",
+        f"size:      {_size(info.size_bytes)}",
+        f"threshold: {info.threshold:g} (default --min-confidence)",
+    ]
     if info.metrics:
-        click.echo("metrics (held-out packages):")
+        lines.append("metrics (held-out packages):")
         for key, value in sorted(info.metrics.items()):
             shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
-            click.echo(f"  {key}: {shown}")
+            lines.append(f"  {key}: {shown}")
+    click.echo("\n".join(lines), file=streams.out)
     return 0
 
 
 @cli.command()
-@click.option("--host", help="Address to bind [default: 127.0.0.1, local only].")
-@click.option("--port", type=click.IntRange(0, 65535), help="Port [default: 8000].")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads [default: 4].")
+@click.option("--host", help=f"Address to bind [default: {Settings.host}, local only].")
+@click.option("--port", type=click.IntRange(0, 65535), help=f"Port [default: {Settings.port}].")
+@click.option(
+    "--threads", type=click.IntRange(min=1), help=f"Worker threads [default: {Settings.threads}]."
+)
 @click.option("--model", type=click.Path(file_okay=False), help="Model store folder.")
 @click.option("--access-log/--no-access-log", default=None, help="Log every request.")
 def serve(
@@ -205,20 +276,20 @@ def serve(
     access_log: Optional[bool],
 ) -> int:
     """Run the HTTP service (POST /predict, POST /annotate, health probes, /metrics)."""
-    from localtypes.service import app as server
+    from localtypes.service import serve as run_service
 
     settings = _settings(
         [],
         {"host": host, "port": port, "threads": threads, "model": model, "access_log": access_log},
     )
-    server.serve(settings)
+    run_service(settings)
     return 0
 
 
 def main(
     argv: Optional[List[str]] = None,
-    stdout: Optional[IO[str]] = None,
-    stderr: Optional[IO[str]] = None,
+    stdout: Optional[TextIO] = None,
+    stderr: Optional[TextIO] = None,
 ) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit code.
 
@@ -226,26 +297,22 @@ def main(
     ``python -m localtypes``) turn the code into ``sys.exit``.
     """
     args = sys.argv[1:] if argv is None else argv
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            result = cli.main(args=args, prog_name="localtypes", standalone_mode=False)
-        except click.exceptions.Exit as exc:  # --help, --version
-            return int(exc.exit_code)
-        except click.exceptions.Abort:
-            click.echo("Aborted.", err=True)
-            return EXIT_INTERRUPTED
-        except click.ClickException as exc:
-            exc.show()
-            return exc.exit_code if exc.exit_code else EXIT_USAGE
-        except SourceError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            return EXIT_FAILED
-        except LocaltypesError as exc:  # configuration, model store
-            click.echo(f"Error: {exc}", err=True)
-            return EXIT_USAGE
-        except OSError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            return EXIT_FAILED
+    streams = Streams(
+        sys.stdout if stdout is None else stdout, sys.stderr if stderr is None else stderr
+    )
+    try:
+        result = cli.main(args=args, prog_name="localtypes", standalone_mode=False, obj=streams)
+    except click.exceptions.Exit as exc:  # --help, --version
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", file=streams.err)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show(file=streams.err)
+        return exc.exit_code if exc.exit_code else EXIT_USAGE
+    except (LocaltypesError, OSError) as exc:
+        click.echo(f"Error: {exc}", file=streams.err)
+        # Configuration and the model store are usage errors; a file that fails is not.
+        usage = isinstance(exc, LocaltypesError) and not isinstance(exc, SourceError)
+        return EXIT_USAGE if usage else EXIT_FAILED
     return int(result) if isinstance(result, int) else 0

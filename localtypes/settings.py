@@ -15,7 +15,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
 
 from localtypes import __version__
 from localtypes.analysis.slots import SlotKind
@@ -294,12 +294,17 @@ def _parse(name: str, value: Any, where: str) -> Any:
 # --- the project: pyproject.toml and the Python it supports ----------------------------
 
 
-def find_project_root(start: Path) -> Optional[Path]:
-    """The nearest folder at or above ``start`` holding a pyproject.toml, else None."""
+def find_project_root(start: Path, markers: Sequence[str] = (PYPROJECT,)) -> Optional[Path]:
+    """The nearest folder at or above ``start`` (a file's folder, if a file) holding any of
+    ``markers`` (file or folder names), else None.
+
+    Settings look for pyproject.toml alone; a run's globs and .gitignore files are relative
+    to the nearest pyproject.toml, .git or .hg (``run.discovery.ROOT_MARKERS``).
+    """
     start = start.resolve()
     folder = start if start.is_dir() else start.parent
     for candidate in (folder, *folder.parents):
-        if (candidate / PYPROJECT).is_file():
+        if any((candidate / marker).exists() for marker in markers):
             return candidate
     return None
 

@@ -56,6 +56,15 @@ def test_damaged_entries_are_ignored(tmp_path: Path) -> None:
     assert cache.get(sha) is None
 
 
+def test_entries_are_written_whole_with_no_temporary_files_left(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "key")
+    sha = sha256_bytes(b"x = 1\n")
+    for output in (b"x: int = 1\n", b"x: float = 1\n"):  # the second replaces the first
+        cache.put(sha, CacheEntry(output, (("variable", 1),), 0))
+        assert cache.get(sha) == CacheEntry(output, (("variable", 1),), 0)
+    assert [p.name for p in (tmp_path / "key").rglob("*") if p.is_file()] == [sha]
+
+
 def test_unwritable_cache_is_not_fatal(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")

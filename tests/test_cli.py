@@ -1,4 +1,7 @@
-"""The ``localtypes`` command end to end, in process, on real files with the real model."""
+"""The ``localtypes`` command end to end, in process, on real files with the real model.
+
+The sample module is conftest's ``greeter_source``.
+"""
 
 from __future__ import annotations
 
@@ -15,59 +18,8 @@ from typing import Dict, List, Tuple
 import pytest
 
 from localtypes.cli import main
-from localtypes.errors import ModelStoreError
-from localtypes.model.store import load_store
-
-
-def _model_missing() -> str:
-    try:
-        load_store(None)
-    except ModelStoreError as exc:
-        return str(exc)
-    return ""
-
-
-MODEL_MISSING = _model_missing()
-requires_model = pytest.mark.skipif(
-    bool(MODEL_MISSING), reason=f"NO MODEL STORE, end-to-end CLI tests not run: {MODEL_MISSING}"
-)
-
-# Code the model annotates with confidence: dunder rules, bool defaults, plain returns.
-SAMPLE = '''\
-"""A small module with nothing annotated."""
-
-import os
-
-
-class Greeter:
-    def __init__(self, name, excited=False):
-        self.name = name
-        self.excited = excited
-
-    def __str__(self):
-        return "Greeter(" + self.name + ")"
-
-    def __len__(self):
-        return len(self.name)
-
-    def greet(self, count=1):
-        text = "hello " + self.name
-        return text * count
-
-    def is_excited(self):
-        return self.excited
-
-
-def exists(path, follow_symlinks=True):
-    return os.path.exists(path)
-
-
-def count_lines(text):
-    total = 0
-    for _ in text.splitlines():
-        total += 1
-    return total
-'''
+from localtypes.model.predictor import Predictor
+from localtypes.settings import MAX_TOP_K, Settings
 
 
 def repo_env() -> Dict[str, str]:
@@ -95,15 +47,15 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def make_project(root: Path, copies: int = 1) -> Dict[str, Path]:
-    """A project with ``copies`` sample modules, an annotated one and a pyproject.toml."""
+def make_project(root: Path, source: str, copies: int = 1) -> Dict[str, Path]:
+    """A project with ``copies`` modules of ``source``, an annotated one and a pyproject.toml."""
     (root / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.9"\n', "utf-8")
     pkg = root / "pkg"
     pkg.mkdir()
     files = {}
     for index in range(copies):
         path = pkg / f"mod{index}.py"
-        path.write_text(SAMPLE, encoding="utf-8")
+        path.write_text(source, encoding="utf-8")
         files[path.name] = path
     done = pkg / "done.py"
     done.write_text(ANNOTATED, encoding="utf-8")
@@ -113,6 +65,13 @@ def make_project(root: Path, copies: int = 1) -> Dict[str, Path]:
 
 def snapshot(root: Path) -> Dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.py"))}
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 # --- without the model: usage, help, configuration errors ------------------------------
@@ -174,12 +133,48 @@ def test_version() -> None:
     assert code == 0 and "localtypes" in out
 
 
+def test_help_lists_exit_codes_and_the_real_serve_defaults() -> None:
+    code, out, err = run(["annotate", "--help"])
+    assert code == 0 and err == ""
+    assert "  123  some files could not be processed" in out
+    code, out, _ = run(["serve", "--help"])
+    assert code == 0
+    assert f"[default: {Settings().threads}]" in " ".join(out.split())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["annotate", "--help"],
+        ["frobnicate"],
+        ["annotate", "--jobs", "0", "."],
+        ["annotate", "--check", "-j", "1", "pkg"],
+        ["annotate", "--diff", "-j", "1", "pkg"],
+        ["annotate", "-v", "-j", "1", "pkg"],
+        ["predict", "pkg/mod0.py"],
+        ["model"],
+    ],
+)
+def test_output_goes_to_the_given_streams_only(
+    args: List[str], tmp_path: Path, greeter_source: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``main`` writes to the streams it is given, never to ``sys.stdout``/``sys.stderr``."""
+    make_project(tmp_path, greeter_source)
+    capsys.readouterr()
+    for make_stream in (io.StringIO, Terminal):  # a terminal also gets the progress bar
+        out, err = make_stream(), make_stream()
+        main(args, out, err)
+        assert out.getvalue() or err.getvalue()
+        assert capsys.readouterr() == ("", "")
+
+
 # --- with the model ---------------------------------------------------------------------
 
 
-@requires_model
-def test_diff_prints_and_writes_nothing(tmp_path: Path) -> None:
-    make_project(tmp_path)
+def test_diff_prints_and_writes_nothing(tmp_path: Path, greeter_source: str) -> None:
+    make_project(tmp_path, greeter_source)
     before = snapshot(tmp_path)
     code, out, err = run(["annotate", "--diff", "-j", "1", "pkg"])
     assert code == 0, err
@@ -189,9 +184,10 @@ def test_diff_prints_and_writes_nothing(tmp_path: Path) -> None:
     assert "would be annotated" in err
 
 
-@requires_model
-def test_check_exits_1_and_writes_nothing_then_0_after_annotating(tmp_path: Path) -> None:
-    files = make_project(tmp_path)
+def test_check_exits_1_and_writes_nothing_then_0_after_annotating(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    files = make_project(tmp_path, greeter_source)
     before = snapshot(tmp_path)
     code, out, err = run(["annotate", "--check", "-j", "1", "pkg"])
     assert code == 1, err
@@ -202,8 +198,8 @@ def test_check_exits_1_and_writes_nothing_then_0_after_annotating(tmp_path: Path
     code, _, err = run(["annotate", "-j", "1", "pkg"])
     assert code == 0, err
     new = files["mod0.py"].read_text("utf-8")
-    assert new != SAMPLE
-    assert ast.dump(ast.parse(new)) != ast.dump(ast.parse(SAMPLE))
+    assert new != greeter_source
+    assert ast.dump(ast.parse(new)) != ast.dump(ast.parse(greeter_source))
     compile(new, "mod0.py", "exec")
     assert "1 file annotated" in err and "Annotations added" in err
 
@@ -213,9 +209,10 @@ def test_check_exits_1_and_writes_nothing_then_0_after_annotating(tmp_path: Path
         assert code == 0, err
 
 
-@requires_model
-def test_in_place_keeps_unchanged_files_and_their_mtime(tmp_path: Path) -> None:
-    files = make_project(tmp_path)
+def test_in_place_keeps_unchanged_files_and_their_mtime(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    files = make_project(tmp_path, greeter_source)
     done = files["done.py"]
     old = time.time() - 1000
     os.utime(done, (old, old))
@@ -229,13 +226,12 @@ def test_in_place_keeps_unchanged_files_and_their_mtime(tmp_path: Path) -> None:
     assert mod.stat().st_mtime == old and done.stat().st_mtime == old
 
 
-@requires_model
-def test_jobs_2_gives_the_same_files_as_jobs_1(tmp_path: Path) -> None:
+def test_jobs_2_gives_the_same_files_as_jobs_1(tmp_path: Path, greeter_source: str) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()
-    make_project(one, copies=3)
-    make_project(two, copies=3)
+    make_project(one, greeter_source, copies=3)
+    make_project(two, greeter_source, copies=3)
     assert run(["annotate", "-j", "1", "--no-cache", str(one)])[0] == 0
     code, _, err = run(["annotate", "-j", "2", "--no-cache", str(two)])
     assert code == 0, err
@@ -243,9 +239,8 @@ def test_jobs_2_gives_the_same_files_as_jobs_1(tmp_path: Path) -> None:
     assert "3 files annotated" in err
 
 
-@requires_model
-def test_unparsable_file_is_named_and_the_others_go_on(tmp_path: Path) -> None:
-    files = make_project(tmp_path)
+def test_unparsable_file_is_named_and_the_others_go_on(tmp_path: Path, greeter_source: str) -> None:
+    files = make_project(tmp_path, greeter_source)
     bad = tmp_path / "pkg" / "bad.py"
     bad.write_text(BROKEN, "utf-8")
     code, _, err = run(["annotate", "-j", "1", "pkg"])
@@ -253,13 +248,12 @@ def test_unparsable_file_is_named_and_the_others_go_on(tmp_path: Path) -> None:
     assert "pkg/bad.py" in err and "line 1" in err
     assert "Traceback" not in err
     assert bad.read_text("utf-8") == BROKEN
-    assert files["mod0.py"].read_text("utf-8") != SAMPLE  # the others were annotated
+    assert files["mod0.py"].read_text("utf-8") != greeter_source  # the others were annotated
     assert "1 file could not be processed" in err
 
 
-@requires_model
-def test_quiet_prints_errors_only(tmp_path: Path) -> None:
-    make_project(tmp_path)
+def test_quiet_prints_errors_only(tmp_path: Path, greeter_source: str) -> None:
+    make_project(tmp_path, greeter_source)
     (tmp_path / "pkg" / "bad.py").write_text(BROKEN, "utf-8")
     code, out, err = run(["annotate", "-q", "-j", "1", "pkg"])
     assert code == 123
@@ -268,9 +262,8 @@ def test_quiet_prints_errors_only(tmp_path: Path) -> None:
     assert err.startswith("error: cannot annotate pkg/bad.py")
 
 
-@requires_model
-def test_cached_rerun_is_answered_from_the_cache(tmp_path: Path) -> None:
-    make_project(tmp_path, copies=2)
+def test_cached_rerun_is_answered_from_the_cache(tmp_path: Path, greeter_source: str) -> None:
+    make_project(tmp_path, greeter_source, copies=2)
     assert run(["annotate", "-j", "1", "--check", "pkg"])[0] == 1
     code, _, err = run(["annotate", "-j", "1", "-v", "pkg"])  # the check run cached results
     assert code == 0, err
@@ -280,9 +273,8 @@ def test_cached_rerun_is_answered_from_the_cache(tmp_path: Path) -> None:
     assert "(cached)" in err
 
 
-@requires_model
-def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:
-    make_project(tmp_path)
+def test_corrupt_cache_is_ignored(tmp_path: Path, greeter_source: str) -> None:
+    make_project(tmp_path, greeter_source)
     assert run(["annotate", "-j", "1", "--check", "pkg"])[0] == 1
     for entry in (tmp_path / "cache").rglob("*"):
         if entry.is_file():
@@ -291,11 +283,10 @@ def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:
     assert code == 1, err
 
 
-@requires_model
 def test_settings_precedence_pyproject_env_flags(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, greeter_source: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_project(tmp_path)
+    make_project(tmp_path, greeter_source)
     pyproject = tmp_path / "pyproject.toml"
     # pyproject says: write nothing (confidence 1.0 is never reached)
     pyproject.write_text("[tool.localtypes]\nmin-confidence = 1.0\n", "utf-8")
@@ -311,9 +302,8 @@ def test_settings_precedence_pyproject_env_flags(
     assert run(["annotate", "--check", "-j", "1", "pkg/mod0.py"])[0] == 0
 
 
-@requires_model
-def test_kinds_flag(tmp_path: Path) -> None:
-    files = make_project(tmp_path)
+def test_kinds_flag(tmp_path: Path, greeter_source: str) -> None:
+    files = make_project(tmp_path, greeter_source)
     code, out, err = run(
         ["annotate", "--diff", "-j", "1", "--kinds", "return", "--min-confidence", "0", "pkg"]
     )
@@ -321,12 +311,11 @@ def test_kinds_flag(tmp_path: Path) -> None:
     added = [line for line in out.splitlines() if line.startswith("+") and "def " in line]
     assert added and all(":" not in line.split("(", 1)[1].split(")")[0] for line in added)
     assert "param" not in err.split("Annotations to add")[1].split(";")[0]
-    assert files["mod0.py"].read_text("utf-8") == SAMPLE
+    assert files["mod0.py"].read_text("utf-8") == greeter_source
 
 
-@requires_model
-def test_predict_prints_the_service_document(tmp_path: Path) -> None:
-    make_project(tmp_path)
+def test_predict_prints_the_service_document(tmp_path: Path, greeter_source: str) -> None:
+    make_project(tmp_path, greeter_source)
     code, out, err = run(["predict", "pkg/mod0.py", "--top-k", "3"])
     assert code == 0, err
     document = json.loads(out)
@@ -337,11 +326,22 @@ def test_predict_prints_the_service_document(tmp_path: Path) -> None:
     assert all(len(slot["predictions"]) <= 3 for slot in document["slots"])
     from localtypes.api import predict
 
-    expected = predict(SAMPLE, "pkg/mod0.py", top_k=3).to_dict()
+    expected = predict(greeter_source, "pkg/mod0.py", top_k=3).to_dict()
     assert document == json.loads(json.dumps(expected))
 
 
-@requires_model
+def test_predict_top_k_defaults_to_the_setting_and_has_a_range(
+    tmp_path: Path, greeter_source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_project(tmp_path, greeter_source)
+    monkeypatch.setenv("LOCALTYPES_TOP_K", "2")
+    code, out, err = run(["predict", "pkg/mod0.py"])
+    assert code == 0, err
+    assert max(len(slot["predictions"]) for slot in json.loads(out)["slots"]) == 2
+    code, _, err = run(["predict", "pkg/mod0.py", "--top-k", str(MAX_TOP_K + 1)])
+    assert code == 2 and "--top-k" in err
+
+
 def test_predict_on_broken_file_names_line(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text(BROKEN, "utf-8")
     code, out, err = run(["predict", "bad.py"])
@@ -349,17 +349,16 @@ def test_predict_on_broken_file_names_line(tmp_path: Path) -> None:
     assert out == "" and "line 1" in err and "Traceback" not in err
 
 
-@requires_model
-def test_model_command_text_and_json() -> None:
+def test_model_command_text_and_json(predictor: Predictor) -> None:
     code, out, _ = run(["model"])
     assert code == 0
     for label in ("model:", "path:", "sha256:", "size:", "threshold:"):
         assert label in out
     code, out, _ = run(["model", "--json"])
     document = json.loads(out)
-    store = load_store(None)
-    assert document["sha256"] == store.model_sha256
-    assert document["name"] == store.name and document["version"] == store.version
+    info = predictor.info
+    assert document["sha256"] == info.sha256
+    assert document["name"] == info.name and document["version"] == info.version
     assert document["size_bytes"] > 0 and isinstance(document["metrics"], dict)
 
 
@@ -371,12 +370,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@requires_model
-def test_serve_answers_predict_like_the_cli_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_serve_answers_predict_like_the_cli_and_stops_on_sigterm(
+    tmp_path: Path, greeter_source: str
+) -> None:
     import signal
     import urllib.request
 
-    make_project(tmp_path)
+    make_project(tmp_path, greeter_source)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "localtypes", "serve", "--port", str(port), "--threads", "2"],
@@ -398,7 +398,7 @@ def test_serve_answers_predict_like_the_cli_and_stops_on_sigterm(tmp_path: Path)
             assert server.poll() is None, server.communicate()[0]
             assert time.monotonic() < deadline, "the service never became ready"
             time.sleep(0.2)
-        body = json.dumps({"source": SAMPLE, "path": "pkg/mod0.py", "top_k": 3}).encode()
+        body = json.dumps({"source": greeter_source, "path": "pkg/mod0.py", "top_k": 3}).encode()
         request = urllib.request.Request(
             f"{base}/predict", data=body, headers={"Content-Type": "application/json"}
         )
@@ -413,16 +413,10 @@ def test_serve_answers_predict_like_the_cli_and_stops_on_sigterm(tmp_path: Path)
     assert server.returncode == 0, output
 
 
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-@requires_model
-def test_progress_bar_on_a_terminal_only_and_silenced_by_quiet(tmp_path: Path) -> None:
-    make_project(tmp_path, copies=2)
+def test_progress_bar_on_a_terminal_only_and_silenced_by_quiet(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    make_project(tmp_path, greeter_source, copies=2)
     terminal = Terminal()
     code = main(["annotate", "--check", "-j", "1", "pkg"], io.StringIO(), terminal)
     assert code == 1

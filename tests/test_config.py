@@ -48,6 +48,14 @@ jobs = 3
     assert settings.target_version == (3, 8)
 
 
+def test_settings_look_past_other_root_markers(tmp_path: Path) -> None:
+    """A run's root may be a .git below the pyproject.toml; settings come from the latter."""
+    write_pyproject(tmp_path, "[tool.localtypes]\njobs = 4\n")
+    sub = tmp_path / "vendored"
+    (sub / ".git").mkdir(parents=True)
+    assert load_settings(sub, {}, environ={}).jobs == 4
+
+
 def test_precedence_pyproject_then_env_then_flags(tmp_path: Path) -> None:
     write_pyproject(tmp_path, "[tool.localtypes]\nmin_confidence = 0.6\njobs = 2\nport = 9000\n")
     env = {"LOCALTYPES_MIN_CONFIDENCE": "0.8", "LOCALTYPES_JOBS": "5"}

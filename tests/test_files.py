@@ -78,3 +78,16 @@ def test_atomic_write_failure_leaves_the_old_file(tmp_path: Path) -> None:
         atomic_write(path, "not bytes")  # type: ignore[arg-type]
     assert path.read_bytes() == b"old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+def test_atomic_write_flushes_to_disk_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    synced = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    path = tmp_path / "new.py"
+    atomic_write(path, b"new\n", fsync=fsync)
+    assert path.read_bytes() == b"new\n"
+    assert bool(synced) is fsync
+    assert [p.name for p in tmp_path.iterdir()] == ["new.py"]

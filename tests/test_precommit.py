@@ -2,7 +2,8 @@
 
 Two set-ups: the hook manifest of this repository (``.pre-commit-hooks.yaml``) installed by
 pre-commit from a ``file://`` clone into its own virtualenv, and a ``repo: local`` hook.
-These take a few seconds each (virtualenv creation, model load); they stay in the suite.
+These take a few seconds each (virtualenv creation, model load): marked slow, they run in
+``.ci/run``. The module committed is conftest's ``greeter_source``.
 """
 
 from __future__ import annotations
@@ -17,36 +18,14 @@ from typing import Dict
 
 import pytest
 
-from localtypes.errors import ModelStoreError
-from localtypes.model.store import load_store
-
 REPO = Path(__file__).resolve().parents[1]
 GIT = shutil.which("git")
 
-
-def _model_dir() -> str:
-    try:
-        return str(load_store(None).path)
-    except ModelStoreError:
-        return ""
-
-
-MODEL_DIR = _model_dir()
 pytestmark = [
+    pytest.mark.slow,  # git, pre-commit and (for the manifest) a virtualenv: seconds each
     pytest.mark.skipif(GIT is None, reason="GIT IS MISSING: the pre-commit hook tests need git"),
-    pytest.mark.skipif(not MODEL_DIR, reason="NO MODEL STORE: pre-commit hook tests not run"),
 ]
 pre_commit = pytest.importorskip("pre_commit", reason="PRE-COMMIT IS MISSING: pip install .[dev]")
-
-SOURCE = """\
-class Greeter:
-    def __init__(self, name, excited=False):
-        self.name = name
-        self.excited = excited
-
-    def __str__(self):
-        return "Greeter(" + self.name + ")"
-"""
 
 
 def git(cwd: Path, *args: str, env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -56,7 +35,7 @@ def git(cwd: Path, *args: str, env: Dict[str, str]) -> subprocess.CompletedProce
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Dict[str, str]:
+def env(tmp_path: Path, model_dir: Path) -> Dict[str, str]:
     """A clean environment: pre-commit's home in tmp, git identity, the model store, and
     this venv's bin first on PATH (for ``pre-commit`` and ``repo: local``)."""
     bindir = Path(sys.executable).parent
@@ -74,18 +53,18 @@ def env(tmp_path: Path) -> Dict[str, str]:
             "GIT_AUTHOR_EMAIL": "t@example.com",
             "GIT_COMMITTER_NAME": "t",
             "GIT_COMMITTER_EMAIL": "t@example.com",
-            "LOCALTYPES_MODEL": MODEL_DIR,
+            "LOCALTYPES_MODEL": str(model_dir),
             "LOCALTYPES_CACHE_DIR": str(tmp_path / "cache"),
         }
     )
     return environment
 
 
-def make_user_repo(root: Path, config: str, env: Dict[str, str]) -> Path:
+def make_user_repo(root: Path, config: str, source: str, env: Dict[str, str]) -> Path:
     root.mkdir()
     assert git(root, "init", "-q", env=env).returncode == 0
     (root / ".pre-commit-config.yaml").write_text(config, encoding="utf-8")
-    (root / "greeter.py").write_text(SOURCE, encoding="utf-8")
+    (root / "greeter.py").write_text(source, encoding="utf-8")
     (root / "notes.txt").write_text("def f(x): pass\n", encoding="utf-8")
     git(root, "add", ".", env=env)
     return root
@@ -105,13 +84,13 @@ def commit(repo: Path, env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
     return git(repo, "commit", "-m", "add greeter", env=env)
 
 
-def assert_hook_stops_then_passes(repo: Path, env: Dict[str, str]) -> None:
+def assert_hook_stops_then_passes(repo: Path, source: str, env: Dict[str, str]) -> None:
     first = commit(repo, env)
     output = first.stdout + first.stderr
     assert first.returncode != 0, output  # the hook changed a file: the commit stops
     assert "localtypes" in output and "Failed" in output, output
     annotated = (repo / "greeter.py").read_text(encoding="utf-8")
-    assert annotated != SOURCE, output
+    assert annotated != source, output
     compile(annotated, "greeter.py", "exec")
     assert (repo / "notes.txt").read_text(encoding="utf-8") == "def f(x): pass\n"
     assert git(repo, "log", env=env).returncode != 0  # still no commit
@@ -144,7 +123,9 @@ def hook_repository(root: Path, env: Dict[str, str]) -> Path:
     return root
 
 
-def test_hook_manifest_installed_from_a_clone(tmp_path: Path, env: Dict[str, str]) -> None:
+def test_hook_manifest_installed_from_a_clone(
+    tmp_path: Path, env: Dict[str, str], greeter_source: str
+) -> None:
     """pre-commit clones the repo and pip-installs it into the hook's own virtualenv.
 
     The install is kept offline and quick: this venv's site-packages stands in for the
@@ -170,8 +151,8 @@ repos:
     hooks:
       - id: localtypes
 """
-    repo = make_user_repo(tmp_path / "user", config, env)
-    assert_hook_stops_then_passes(repo, env)
+    repo = make_user_repo(tmp_path / "user", config, greeter_source, env)
+    assert_hook_stops_then_passes(repo, greeter_source, env)
     # the hook ran the clone's localtypes, installed in pre-commit's own environment with
     # its bundled model store (LOCALTYPES_MODEL is not set here)
     home = tmp_path / "pre-commit-home"
@@ -179,7 +160,9 @@ repos:
     assert list(home.rglob("share/localtypes/model_store/*/model.onnx")), "no bundled model"
 
 
-def test_local_hook_with_check_args(tmp_path: Path, env: Dict[str, str]) -> None:
+def test_local_hook_with_check_args(
+    tmp_path: Path, env: Dict[str, str], greeter_source: str
+) -> None:
     """``repo: local`` running this checkout, and ``args: [--check]``: fail, write nothing."""
     config = f"""\
 repos:
@@ -193,8 +176,8 @@ repos:
         args: [--check]
 """
     env = {**env, "PYTHONPATH": str(REPO)}
-    repo = make_user_repo(tmp_path / "user", config, env)
+    repo = make_user_repo(tmp_path / "user", config, greeter_source, env)
     result = commit(repo, env)
     assert result.returncode != 0, result.stdout + result.stderr
     assert "would annotate greeter.py" in result.stdout + result.stderr
-    assert (repo / "greeter.py").read_text(encoding="utf-8") == SOURCE
+    assert (repo / "greeter.py").read_text(encoding="utf-8") == greeter_source

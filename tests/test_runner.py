@@ -1,14 +1,24 @@
-"""The runner's helpers: how many processes, and the diffs it prints."""
+"""The runner and its parts: how many processes, one file's work, the diffs it prints."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import List
 
 import pytest
 
-from localtypes.run.runner import BYTES_PER_WORKER, unified_diff, worker_count
+from localtypes.api import annotate
+from localtypes.model.predictor import Predictor
+from localtypes.run.cache import Cache, sha256_bytes
+from localtypes.run.concurrency import BYTES_PER_WORKER, largest_first, worker_count
+from localtypes.run.report import Report, Status
+from localtypes.run.runner import run
+from localtypes.run.task import Mode, Options, annotate_file, counts, from_cache, unified_diff
+from localtypes.settings import Settings
+
+SOURCE = "def exists(path, follow_symlinks=True):\n    return bool(path)\n"
 
 
 def files(folder: Path, count: int, size: int) -> List[str]:
@@ -37,6 +47,14 @@ def test_automatic_jobs_start_processes_only_when_they_pay_off(
     assert worker_count(None, big) == 4  # never more than the CPUs
 
 
+def test_largest_first(tmp_path: Path) -> None:
+    paths = {size: tmp_path / f"{size}.py" for size in (1, 30, 10)}
+    for size, path in paths.items():
+        path.write_bytes(b"#" * size)
+    order = largest_first([str(path) for path in paths.values()])
+    assert order == [str(paths[30]), str(paths[10]), str(paths[1])]
+
+
 def test_unified_diff_names_files_and_marks_missing_final_newline() -> None:
     diff = unified_diff("def f(x):\n    pass", "def f(x: int):\n    pass", "pkg/a.py")
     assert diff.startswith("--- a/pkg/a.py\n+++ b/pkg/a.py\n")
@@ -59,3 +77,82 @@ def test_unified_diff_breaks_lines_where_python_does() -> None:
         "     return a",
         "",
     ]
+
+
+# --- one file, with the real model ------------------------------------------------------
+
+
+def test_counts_are_by_slot_kind_and_below_threshold(predictor: Predictor) -> None:
+    settings = Settings(target_version=(3, 9))
+    result = annotate(SOURCE, "a.py", settings=settings, predictor=predictor)
+    added, _ = counts(result)
+    assert sum(n for _, n in added) == len(result.added) > 0
+    assert {kind for kind, _ in added} <= {"param", "return", "variable"}
+    assert [kind for kind, _ in added] == sorted(kind for kind, _ in added)
+    # Nothing reaches a confidence of 1: every slot is left below the threshold.
+    strict = Settings(target_version=(3, 9), min_confidence=1.0)
+    none, below = counts(annotate(SOURCE, "a.py", settings=strict, predictor=predictor))
+    assert none == () and below >= len(result.added)
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_annotate_file_by_mode_then_from_the_cache(
+    mode: Mode, tmp_path: Path, predictor: Predictor
+) -> None:
+    path = tmp_path / "a.py"
+    path.write_text(SOURCE, encoding="utf-8")
+    options = Options(Settings(target_version=(3, 9)), mode, str(tmp_path / "cache"))
+    outcome = annotate_file(str(path), options, predictor)
+    assert outcome.status is Status.CHANGED and outcome.added_total > 0
+    assert not outcome.cached
+    written = path.read_text(encoding="utf-8")
+    assert (written != SOURCE) is (mode is Mode.WRITE)
+    assert (outcome.diff is not None) is (mode is Mode.DIFF)
+    cached = from_cache(str(path), options, Cache(tmp_path / "cache"))
+    assert cached is not None and cached.cached
+    if mode is Mode.WRITE:  # the written file is known to be final
+        assert cached.status is Status.UNCHANGED
+    else:
+        assert (cached.added, cached.diff) == (outcome.added, outcome.diff)
+
+
+def test_annotate_file_names_what_went_wrong(tmp_path: Path, predictor: Predictor) -> None:
+    options = Options(Settings(target_version=(3, 9)), Mode.CHECK, None)
+    missing = annotate_file(str(tmp_path / "nope.py"), options, predictor)
+    assert missing.status is Status.FAILED
+    assert missing.reason == "cannot read: No such file or directory"
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(x:\n", encoding="utf-8")
+    outcome = annotate_file(str(broken), options, predictor)
+    assert outcome.status is Status.FAILED and "line 1" in (outcome.reason or "")
+
+
+def test_cache_miss_is_none(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_text(SOURCE, encoding="utf-8")
+    options = Options(Settings(), Mode.CHECK, str(tmp_path))
+    cache = Cache(tmp_path)
+    assert from_cache(str(path), options, cache) is None
+    assert from_cache(str(tmp_path / "nope.py"), options, cache) is None
+    cache.put_result(sha256_bytes(SOURCE.encode()), None, (), 3)
+    hit = from_cache(str(path), options, cache)
+    assert hit is not None and hit.status is Status.UNCHANGED and hit.below_threshold == 3
+
+
+def test_run_prints_nothing_itself(
+    tmp_path: Path, predictor: Predictor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All of a run's output goes through its report, to the report's streams."""
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / "a.py").write_text(SOURCE, encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    report = Report(write=False, diff=True, verbose=True, stdout=out, stderr=err)
+    settings = Settings(target_version=(3, 9), cache=False, jobs=1)
+    assert run([str(tmp_path)], settings, mode=Mode.DIFF, report=report) is report
+    assert capsys.readouterr() == ("", "")
+    assert out.getvalue().startswith("--- a/")
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("localtypes ") and f"1 files under {tmp_path}" in lines[0]
+    assert lines[1].startswith("would annotate ")
+    assert lines[2] == "1 file would be annotated, 0 files unchanged."
+    assert report.changed == 1 and report.exit_code == 0

@@ -8,7 +8,8 @@ from typing import Iterator, List, Sequence
 
 import pytest
 
-from localtypes.run.discovery import Walker, project_root
+from localtypes.run.discovery import ROOT_MARKERS, Walker, project_root
+from localtypes.settings import find_project_root
 
 
 def touch(root: Path, *names: str) -> None:
@@ -89,6 +90,31 @@ def test_project_root_is_the_nearest_marker(tmp_path: Path) -> None:
     (tmp_path / "proj" / "pyproject.toml").write_text("", encoding="utf-8")
     assert project_root([str(tmp_path / "proj" / "src" / "pkg")]) == tmp_path / "proj"
     assert project_root([str(tmp_path / "proj" / "src" / "pkg" / "a.py")]) == tmp_path / "proj"
+
+
+@pytest.mark.parametrize("marker", ROOT_MARKERS)
+@pytest.mark.parametrize("is_dir", [True, False])
+def test_project_root_is_any_marker_file_or_folder(
+    tmp_path: Path, marker: str, is_dir: bool
+) -> None:
+    touch(tmp_path, "repo/sub/pkg/a.py")
+    if is_dir:
+        (tmp_path / "repo" / marker).mkdir()
+    else:  # a .git file: a worktree or a submodule
+        (tmp_path / "repo" / marker).write_text("", encoding="utf-8")
+    assert project_root([str(tmp_path / "repo" / "sub" / "pkg")]) == tmp_path / "repo"
+
+
+def test_the_root_finder_honours_its_markers(tmp_path: Path) -> None:
+    touch(tmp_path, "repo/sub/pkg/a.py")
+    (tmp_path / "repo" / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / "repo" / "sub" / ".git").mkdir()
+    pkg = tmp_path / "repo" / "sub" / "pkg"
+    assert project_root([str(pkg)]) == tmp_path / "repo" / "sub"  # the nearest of all
+    assert find_project_root(pkg, ROOT_MARKERS) == tmp_path / "repo" / "sub"
+    assert find_project_root(pkg) == tmp_path / "repo"  # settings: pyproject.toml only
+    assert find_project_root(pkg / "a.py") == tmp_path / "repo"  # from a file: its folder
+    assert find_project_root(pkg, ("no-such-marker-7f3a",)) is None
 
 
 def test_unreadable_folder_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
+
+from localtypes.run.files import atomic_write
 
 FORMAT = 1
 
@@ -89,14 +89,7 @@ class Cache:
         path = self._path(content_sha)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, path)  # readers see the old entry or the new one, never half
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            atomic_write(path, data, fsync=False)  # a lost entry is only recomputed
         except OSError:
             pass
 

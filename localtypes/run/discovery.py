@@ -14,6 +14,11 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 import pathspec
 
+from localtypes.settings import PYPROJECT, find_project_root
+
+# What marks the root of a project (and of its .gitignore files): the first found upwards.
+ROOT_MARKERS = (PYPROJECT, ".git", ".hg")
+
 # Folders no one wants annotated: build output, caches, vendored environments.
 SKIPPED_DIRS = frozenset(
     {"build", "dist", "__pycache__", "node_modules", "site-packages", "__pypackages__"}
@@ -33,10 +38,7 @@ def project_root(paths: Sequence[str]) -> Path:
     """The nearest folder above all ``paths`` with pyproject.toml, .git or .hg; else their
     common folder. Globs and .gitignore files are read relative to it."""
     common = common_folder(paths)
-    for candidate in (common, *common.parents):
-        if any((candidate / marker).exists() for marker in ("pyproject.toml", ".git", ".hg")):
-            return candidate
-    return common
+    return find_project_root(common, ROOT_MARKERS) or common
 
 
 def _globs(patterns: Sequence[str]) -> Optional[pathspec.GitIgnoreSpec]:

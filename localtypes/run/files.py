@@ -79,8 +79,13 @@ def read_source(path: Path) -> DecodedSource:
     return decode_source(path.read_bytes())
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path``'s content with ``data`` atomically, keeping its permission bits."""
+def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Replace ``path``'s content with ``data`` atomically, keeping its permission bits.
+
+    The data goes to a temporary file in the same folder, then ``os.replace``: readers see
+    the old content or the new, never a mix. ``fsync=False`` skips flushing the data to
+    disk before the rename (for content that may be lost in a crash, such as a cache).
+    """
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
@@ -89,8 +94,9 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must not reach the disk before the data
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())  # the rename must not reach the disk before the data
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)

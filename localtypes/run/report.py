@@ -1,17 +1,40 @@
-"""What a run did to each file, the summary at its end, and the exit code it earns."""
+"""What a run did to each file, all that it prints, and the exit code it earns.
+
+The ``Report`` owns a run's output: the verbose header, a line per file, the diffs (on
+stdout), the errors, the progress bar on a terminal (holding the lines back until it is
+done, so that they do not break it) and the summary. The runner only tells it what
+happened.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, TextIO, Tuple
 
-# Exit codes (DESIGN.md): also documented in ``localtypes annotate --help``.
+import click
+
+from localtypes import __version__
+
+if TYPE_CHECKING:
+    from localtypes.model.store import ModelStore
+
+# Exit codes of ``localtypes annotate``, listed in its --help (``EXIT_CODES``) and the README.
 EXIT_OK = 0
 EXIT_CHANGES = 1  # --check found files that would change
 EXIT_USAGE = 2  # bad flags, configuration or model store
 EXIT_FAILED = 123  # some files could not be processed
+
+EXIT_CODES = (
+    (EXIT_OK, "done, or nothing to do"),
+    (EXIT_CHANGES, "--check: some files would change"),
+    (EXIT_USAGE, "usage error (bad option, configuration or model store)"),
+    (EXIT_FAILED, "some files could not be processed (each is named with its reason)"),
+)
 
 KIND_ORDER = ("param", "return", "variable")
 
@@ -34,6 +57,11 @@ class FileOutcome:
     diff: Optional[str] = None  # unified diff, only when asked for
     cached: bool = False
 
+    @classmethod
+    def failure(cls, path: str, reason: str) -> FileOutcome:
+        """A file that could not be processed, and why."""
+        return cls(path=path, status=Status.FAILED, reason=reason)
+
     @property
     def added_total(self) -> int:
         return sum(count for _, count in self.added)
@@ -43,16 +71,24 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 @dataclass
 class Report:
-    """Counts outcomes, prints one line per file as they come, and decides the exit code."""
+    """Counts outcomes, prints what happens as it happens, and decides the exit code."""
 
     check: bool = False  # --check: changes are a failure of the run
     write: bool = True  # False under --check/--diff: say "would annotate"
+    diff: bool = False  # --diff: diffs go to stdout (no progress bar if it is a terminal)
     verbose: bool = False
     quiet: bool = False
-    out: Callable[[str], None] = print  # per-file lines and the summary (stderr in the CLI)
-    err: Callable[[str], None] = print  # errors, shown even with -q
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)  # diffs
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)  # everything else
     changed: int = 0
     unchanged: int = 0
     cached: int = 0
@@ -60,13 +96,65 @@ class Report:
     added: Counter[str] = field(default_factory=Counter)
     failures: List[Tuple[str, str]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # A progress bar only on a terminal; lines that would break it wait until the end.
+        self._hold = (
+            not self.quiet
+            and not self.verbose
+            and _isatty(self.stderr)
+            and not (self.diff and _isatty(self.stdout))
+        )
+        self._held: List[str] = []
+        self._bar: Optional[Any] = None  # click's ProgressBar while one is shown
+
+    def _say(self, line: str) -> None:
+        if self._hold:
+            self._held.append(line)
+        else:
+            click.echo(line, file=self.stderr)
+
+    def header(
+        self,
+        store: ModelStore,
+        target_version: Optional[Tuple[int, int]],
+        files: int,
+        root: Path,
+    ) -> None:
+        """With --verbose, say which localtypes, model and Python the run uses, and where."""
+        if self.verbose:
+            self._say(
+                f"localtypes {__version__}: model {store.name} {store.version} ({store.path}); "
+                f"target Python {'.'.join(map(str, target_version or ()))}; "
+                f"{files} files under {root}"
+            )
+
+    @contextlib.contextmanager
+    def progress(self, total: int) -> Iterator[None]:
+        """Show a bar for ``total`` files on a terminal; each ``record`` advances it."""
+        if not (self._hold and total > 1):
+            yield
+            return
+        with click.progressbar(length=total, label="annotating", file=self.stderr) as bar:
+            self._bar = bar
+            try:
+                yield
+            finally:
+                self._bar = None
+
     def record(self, outcome: FileOutcome) -> None:
-        """Count one file's outcome and say what happened to it."""
+        """Count one file's outcome and say what happened to it (its diff on stdout)."""
+        if outcome.diff:
+            click.echo(outcome.diff, nl=False, file=self.stdout)
+        self._count(outcome)
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def _count(self, outcome: FileOutcome) -> None:
         self.cached += outcome.cached
         if outcome.status is Status.FAILED:
             reason = outcome.reason or "unknown error"
             self.failures.append((outcome.path, reason))
-            self.err(f"error: cannot annotate {outcome.path}: {reason}")
+            self._say(f"error: cannot annotate {outcome.path}: {reason}")
             return
         self.below_threshold += outcome.below_threshold
         if outcome.status is Status.CHANGED:
@@ -74,15 +162,23 @@ class Report:
             self.added.update(dict(outcome.added))
             if not self.quiet:
                 verb = "annotated" if self.write else "would annotate"
-                self.out(f"{verb} {outcome.path} (+{outcome.added_total})")
+                self._say(f"{verb} {outcome.path} (+{outcome.added_total})")
         else:
             self.unchanged += 1
             if self.verbose:
-                self.out(f"{outcome.path} unchanged{' (cached)' if outcome.cached else ''}")
+                self._say(f"{outcome.path} unchanged{' (cached)' if outcome.cached else ''}")
 
     def fail(self, path: str, reason: str) -> None:
         """Record a file that never reached a worker (unreadable, missing)."""
-        self.record(FileOutcome(path=path, status=Status.FAILED, reason=reason))
+        self.record(FileOutcome.failure(path, reason))
+
+    def finish(self) -> None:
+        """Print the lines held back for the bar, then the summary (unless quiet)."""
+        for line in self._held:
+            click.echo(line, file=self.stderr)
+        self._held.clear()
+        if not self.quiet:
+            click.echo(self.summary(), file=self.stderr)
 
     @property
     def exit_code(self) -> int:

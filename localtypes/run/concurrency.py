@@ -1,0 +1,215 @@
+"""Where files are annotated: in this process alone, or here and in a pool of processes.
+
+Each worker process loads the model once (in its initializer) and then reads, annotates,
+writes and caches whole files by itself, sending back only a small ``FileOutcome``.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence
+
+from localtypes.run.report import FileOutcome
+from localtypes.run.task import Options, annotate_file
+
+if TYPE_CHECKING:
+    import queue
+
+    from localtypes.model.predictor import Predictor
+
+# Work worth a process of its own: about the bytes one process annotates in the time a new
+# one takes to start and load the model. Only the automatic job count looks at it.
+BYTES_PER_WORKER = 256 * 1024
+
+
+def annotate_files(
+    paths: Sequence[str], options: Options, jobs: Optional[int]
+) -> Iterator[FileOutcome]:
+    """The outcome of every file of ``paths``, as each is done, in ``worker_count`` processes."""
+    if not paths:
+        return iter(())
+    workers = worker_count(jobs, paths)
+    if workers > 1:
+        return _in_pool(paths, options, workers)
+    return _in_process(paths, options)
+
+
+def worker_count(jobs: Optional[int], paths: Sequence[str]) -> int:
+    """``jobs`` processes (never more than files); when automatic, as many as pay off."""
+    if jobs is not None:
+        return min(jobs, len(paths))
+    total = sum(_size(path) for path in paths)
+    return max(1, min(os.cpu_count() or 1, len(paths), total // BYTES_PER_WORKER))
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def largest_first(paths: Sequence[str]) -> List[str]:
+    """Big files first, so that no worker is left with a big file at the end."""
+    return sorted(paths, key=_size, reverse=True)
+
+
+# --- this process ------------------------------------------------------------------------
+
+
+def _load_predictor(model: Optional[str]) -> Predictor:
+    """The model for this process, loaded once, and the garbage collector tuned for it."""
+    from localtypes.model.predictor import default_predictor
+
+    predictor = default_predictor(model)
+    _tune_gc()
+    return predictor
+
+
+def _tune_gc() -> None:
+    """Fewer cyclic-GC passes while annotating (about 15% of the run on the bench tree).
+
+    Every file makes hundreds of thousands of short-lived AST nodes, which refcounting
+    frees (trees hold no cycles), yet each 700 allocations start a collection that also
+    walks the loaded model and modules: those are frozen out of it, and young collections
+    come less often.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def _in_process(paths: Sequence[str], options: Options) -> Iterator[FileOutcome]:
+    predictor = _load_predictor(options.settings.model)
+    for path in paths:
+        yield annotate_file(path, options, predictor)
+
+
+# --- worker processes --------------------------------------------------------------------
+
+_worker_predictor: Optional[Predictor] = None
+
+
+def _init_worker(model: Optional[str], parent: int) -> None:
+    """Load the model once per worker process; leave when the parent dies."""
+    global _worker_predictor
+    _watch_parent(parent)
+    _worker_predictor = _load_predictor(model)
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit once the parent is gone (killed with -9, say): an orphaned worker would block
+    on its task queue forever. A file mid-write is safe: writes are atomic renames."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="localtypes-parent-watch", daemon=True).start()
+
+
+def _work(path: str, options: Options) -> FileOutcome:
+    assert _worker_predictor is not None, "worker not initialised"
+    return annotate_file(path, options, _worker_predictor)
+
+
+def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[FileOutcome]:
+    """Annotate ``paths`` in ``workers`` processes: this one and ``workers - 1`` children.
+
+    This process works too: it starts at once (its interpreter and imports are paid for)
+    while the children start and load the model. Files go largest first, each to whichever
+    process is free next; a thread keeps every child two files ahead.
+    """
+    import multiprocessing
+    import queue
+    import threading
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    todo = collections.deque(largest_first(paths))
+    lock = threading.Lock()
+
+    def take() -> Optional[str]:
+        with lock:
+            return todo.popleft() if todo else None
+
+    # spawn: a forked child would inherit the parent's onnxruntime threads half-alive.
+    executor = ProcessPoolExecutor(
+        max_workers=workers - 1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(options.settings.model, os.getpid()),
+    )
+    finished: queue.SimpleQueue[Optional[FileOutcome]] = queue.SimpleQueue()
+
+    def feed() -> None:
+        running: Dict[Future[FileOutcome], str] = {}
+        submitting = True
+        try:
+            while True:
+                while submitting and len(running) < 2 * (workers - 1):
+                    path = take()
+                    if path is None:
+                        break
+                    try:
+                        running[executor.submit(_work, path, options)] = path
+                    except RuntimeError:  # the pool broke or shut down: this process goes on
+                        with lock:
+                            todo.appendleft(path)
+                        submitting = False
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finished.put(_outcome(future, running.pop(future)))
+        finally:
+            finished.put(None)
+
+    feeder = threading.Thread(target=feed, name="localtypes-feeder", daemon=True)
+    feeder.start()
+    try:
+        predictor = _load_predictor(options.settings.model)
+        while True:
+            yield from _drain(finished)
+            path = take()
+            if path is None:
+                break
+            yield annotate_file(path, options, predictor)
+        while True:
+            outcome = finished.get()
+            if outcome is None:
+                break
+            yield outcome
+    finally:
+        with lock:
+            todo.clear()  # the feeder submits nothing more
+        executor.shutdown(wait=True, cancel_futures=True)
+        feeder.join()
+
+
+def _outcome(future: Future[FileOutcome], path: str) -> FileOutcome:
+    try:
+        return future.result()
+    except Exception as exc:  # a worker died (killed, out of memory)
+        return FileOutcome.failure(path, f"worker failed: {type(exc).__name__}: {exc}")
+
+
+def _drain(finished: queue.SimpleQueue[Optional[FileOutcome]]) -> Iterator[FileOutcome]:
+    """The outcomes the children have finished so far, without waiting."""
+    import queue
+
+    while True:
+        try:
+            outcome = finished.get_nowait()
+        except queue.Empty:
+            return
+        if outcome is None:
+            finished.put(None)  # the end marker stays for the final wait
+            return
+        yield outcome

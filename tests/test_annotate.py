@@ -9,8 +9,8 @@ import pytest
 
 from localtypes.analysis.slots import SlotKind
 from localtypes.api import annotate
-from localtypes.errors import ModelStoreError, SourceError
-from localtypes.model.predictor import Predictor, default_predictor
+from localtypes.errors import SourceError
+from localtypes.model.predictor import Predictor
 from localtypes.settings import Settings
 
 SOURCE = '''"""A small module of the kind users annotate."""
@@ -46,14 +46,6 @@ def count_lines(text):
         total += 1
     return total
 '''
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    try:
-        return default_predictor()
-    except ModelStoreError as exc:
-        pytest.skip(f"no model store: {exc}")
 
 
 def test_annotate_writes_confident_types_safely(predictor: Predictor) -> None:

@@ -48,6 +48,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
+pytestmark = pytest.mark.container
+
 ROOT = Path(__file__).resolve().parents[1]
 # The store baked into the image; the local CLI must use the same one to compare answers.
 STORE = Path(os.environ.get("LOCALTYPES_TEST_STORE", ROOT / "model_store" / "localtypes-small"))
@@ -56,7 +58,7 @@ BASE_IMAGE_FROM_ENV = os.environ.get("LOCALTYPES_BASE_IMAGE", "")
 DEBOOTSTRAP_BASE = "localtypes-base:bookworm"
 PROJECT = "localtypes-test"
 MEASUREMENTS = ROOT / "runs" / "container-measurements.json"
-SAMPLE = ROOT / "localtypes" / "store.py"  # a real module with many slots
+SAMPLE = ROOT / "localtypes" / "model" / "store.py"  # a real module with many slots
 LOOPBACK = "127.0.0.1"
 
 
@@ -79,18 +81,18 @@ def _loud_skip(message: str) -> None:
     pytest.skip(message)
 
 
-def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
+def _run(what: str, command: List[str], check: bool, timeout: float, env: Dict[str, str]) -> str:
+    """Run ``command``; its stdout, stripped. ``check``: a non-zero exit fails the test."""
     result = subprocess.run(
-        [DOCKER, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-        env=DOCKER_ENV,
+        command, capture_output=True, text=True, check=False, timeout=timeout, env=env, cwd=ROOT
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        raise AssertionError(f"{what} failed:\n{result.stdout}{result.stderr}")
     return result.stdout.strip()
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
+    return _run(f"docker {' '.join(args)}", [DOCKER, *args], check, timeout, DOCKER_ENV)
 
 
 def compose_command() -> List[str]:
@@ -100,18 +102,8 @@ def compose_command() -> List[str]:
 
 
 def compose(*args: str, env: Dict[str, str], check: bool = True, timeout: float = 180) -> str:
-    result = subprocess.run(
-        [*compose_command(), "-p", PROJECT, "-f", str(ROOT / "docker-compose.yml"), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-        env=env,
-        cwd=ROOT,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"compose {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout.strip()
+    command = [*compose_command(), "-p", PROJECT, "-f", str(ROOT / "docker-compose.yml"), *args]
+    return _run(f"compose {' '.join(args)}", command, check, timeout, env)
 
 
 def inspect(container: str) -> Dict[str, Any]:

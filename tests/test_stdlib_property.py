@@ -12,8 +12,7 @@ import pytest
 from script_loader import load_script
 
 from localtypes.analysis.slots import SlotKind
-from localtypes.errors import ModelStoreError
-from localtypes.model.predictor import Predictor, default_predictor
+from localtypes.model.predictor import Predictor
 from localtypes.run.files import atomic_write, decode_source
 from localtypes.settings import Settings
 
@@ -55,14 +54,6 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 
 check_stdlib = load_script("check_stdlib")
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    try:
-        return default_predictor()
-    except ModelStoreError as exc:
-        pytest.skip(f"no model store: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ from localtypes.api import predict
 from localtypes.model.predictor import OnnxPredictor
 from localtypes.model.store import load_store
 
+pytestmark = pytest.mark.training
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytest.importorskip("torch", reason="the training extra (torch==2.13.0) is not installed")

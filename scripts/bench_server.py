@@ -216,9 +216,9 @@ def model_alone(
     from localtypes.api import predict
     from localtypes.model.predictor import OnnxPredictor
     from localtypes.model.store import load_store
-    from localtypes.service.app import _usable_cores
+    from localtypes.service.admission import usable_cores
 
-    predictor = OnnxPredictor(load_store(model), max(1, _usable_cores() // concurrency))
+    predictor = OnnxPredictor(load_store(model), max(1, usable_cores() // concurrency))
     predict(source, predictor=predictor)  # warm-up
     results: Dict[str, Any] = {"slots": len(predict(source, predictor=predictor).slots)}
     for threads in sorted({1, concurrency}):

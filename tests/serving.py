@@ -19,7 +19,8 @@ import pytest
 from localtypes.errors import ModelStoreError
 from localtypes.model.predictor import OnnxPredictor, Predictor
 from localtypes.model.store import load_store
-from localtypes.service.app import Service, make_app
+from localtypes.service.app import make_app
+from localtypes.service.hosting import Service
 from localtypes.settings import Settings
 
 LOOPBACK = "127.0.0.1"
@@ -61,18 +62,9 @@ class Running:
     service: Service
     url: str
 
-    def request(
-        self,
-        path: str,
-        body: Optional[bytes] = None,
-        *,
-        method: Optional[str] = None,
-        content_type: Optional[str] = None,
-        headers: Optional[Dict[str, str]] = None,
-        timeout: float = 60,
-    ) -> Answer:
-        return request(self.url + path, body, method=method, content_type=content_type,
-                       headers=headers, timeout=timeout)  # fmt: skip
+    def request(self, path: str, body: Optional[bytes] = None, **options: Any) -> Answer:
+        """``request`` on this server's ``path``; ``options`` as there."""
+        return request(self.url + path, body, **options)
 
 
 def request(

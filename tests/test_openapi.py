@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 from serving import Running, running, test_settings  # noqa: E402
 
+pytestmark = pytest.mark.slow  # fuzzes a real server: seconds per operation
+
 EXAMPLES = 25
 
 

@@ -34,10 +34,13 @@ from serving import (
     wait_until,
 )
 
-from localtypes.api import MAX_TOP_K, annotate, predict
+from localtypes.api import annotate, predict
 from localtypes.model.store import locate
-from localtypes.service import app as server_module
+from localtypes.service import app as app_module
 from localtypes.service.app import MODEL_VERSION_HEADER, REQUEST_ID_HEADER
+from localtypes.service.hosting import Service
+from localtypes.service.logs import JsonFormatter
+from localtypes.settings import MAX_TOP_K
 
 ROOT = Path(__file__).resolve().parents[1]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -97,14 +100,14 @@ def test_readiness_waits_for_the_model() -> None:
     """Before the model is loaded, ready is 503 and /predict says so; live is 200 at once."""
     gate = threading.Event()
 
-    class GatedApp(server_module.App):
+    class GatedApp(app_module.App):
         def create_predictor(self) -> Any:
             gate.wait(30)
             return super().create_predictor()
 
     settings = test_settings()
     app = GatedApp(settings, real_predictor())
-    service = server_module.Service(settings, app)
+    service = Service(settings, app)
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     try:
@@ -330,10 +333,12 @@ def test_wrong_method_is_405_with_allow(api: Running, path: str, method: str, al
         (b"[1, 2]", "application/json", ["object"]),
         (b'{"path": "a.py"}', "application/json", ["source"]),
         (b'{"source": 3}', "application/json", ["source"]),
-        (b'{"source": "", "top_k": 0}', "application/json", ["top_k"]),
-        (b'{"source": "", "top_k": 21}', "application/json", ["top_k"]),
-        (b'{"source": "", "top_k": true}', "application/json", ["top_k"]),
-        (b'{"source": "", "top_k": "3"}', "application/json", ["top_k"]),
+        (b'{"source": "", "top_k": 0}', "application/json", ["top_k", "expected"]),
+        (b'{"source": "", "top_k": 21}', "application/json", ["top_k", "expected"]),
+        (b'{"source": "", "top_k": true}', "application/json", ["top_k", "expected"]),
+        (b'{"source": "", "top_k": "3"}', "application/json", ["top_k", "expected"]),
+        (b'{"source": "", "top_k": 2.0}', "application/json", ["top_k", "expected"]),
+        (b'{"source": "", "top_k": ' + b"9" * 5000 + b"}", "application/json", ["digits"]),
         (b'{"source": "", "tpo_k": 3}', "application/json", ["unknown field", "tpo_k"]),
         (b'{"source": "", "path": 7}', "application/json", ["path"]),
         (json.dumps({"source": "", "path": "a" * 5000}).encode(), "application/json", ["path"]),
@@ -347,12 +352,20 @@ def test_bad_requests_are_400(
 
 
 @pytest.mark.parametrize(
-    "query",
-    ["top_k=x", "top_k=0", f"top_k={MAX_TOP_K + 1}", "top_k=1&top_k=2", "source=x", "color=red"],
+    ("query", "words"),
+    [
+        ("top_k=x", ["top_k"]),
+        ("top_k=0", ["top_k", "expected"]),
+        (f"top_k={MAX_TOP_K + 1}", ["top_k", "expected"]),
+        ("top_k=1&top_k=2", ["twice"]),
+        ("source=x", ["source"]),
+        ("color=red", ["unknown field", "color"]),
+        ("min_confidence=0.5", ["unknown field", "min_confidence"]),  # an /annotate option
+    ],
 )
-def test_bad_query_options_are_400(api: Running, query: str) -> None:
+def test_bad_query_options_are_400(api: Running, query: str, words: List[str]) -> None:
     answer = api.request(f"/predict?{query}", b"x = 1\n", content_type="text/x-python")
-    assert_error(answer, 400)
+    assert_error(answer, 400, *words)
 
 
 def test_option_in_query_and_json_is_400(api: Running) -> None:
@@ -362,16 +375,42 @@ def test_option_in_query_and_json_is_400(api: Running) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "body"),
+    ("query", "fields", "words"),
     [
-        ("?min_confidence=2", b"x = 1\n"),
-        ("?kinds=params", b"x = 1\n"),
-        ("?target_version=python3", b"x = 1\n"),
-        ("?top_k=3", b"x = 1\n"),  # a /predict option
+        ("?min_confidence=2", None, ["min_confidence", "expected"]),
+        ("?kinds=params", None, ["kinds", "expected kinds among"]),
+        ("?target_version=python3", None, ["target_version", "expected a version"]),
+        ("?top_k=3", None, ["unknown field", "top_k"]),  # a /predict option
+        ("", {"min_confidence": "0.5"}, ["min_confidence", "expected"]),
+        ("", {"min_confidence": 10**400}, ["min_confidence"]),
+        ("", {"kinds": "param"}, ["kinds", "expected a list"]),
+        ("", {"kinds": []}, ["kinds", "at least one kind"]),
+        ("", {"target_version": 3.9}, ["target_version", "expected a string"]),
     ],
 )
-def test_bad_annotate_options_are_400(api: Running, query: str, body: bytes) -> None:
-    assert_error(api.request("/annotate" + query, body, content_type="text/x-python"), 400)
+def test_bad_annotate_options_are_400(
+    api: Running, query: str, fields: Any, words: List[str]
+) -> None:
+    if fields is None:
+        answer = api.request("/annotate" + query, b"x = 1\n", content_type="text/x-python")
+    else:
+        body = json.dumps({"source": "x = 1\n", **fields}).encode()
+        answer = api.request("/annotate" + query, body, content_type="application/json")
+    assert_error(answer, 400, *words)
+
+
+def test_a_bad_option_value_is_quoted_briefly(api: Running) -> None:
+    answer = api.request("/annotate?target_version=" + "9" * 3000, b"x = 1\n",
+                         content_type="text/x-python")  # fmt: skip
+    assert len(assert_error(answer, 400, "target_version")["error"]) < 300
+
+
+def test_annotate_null_options_mean_the_defaults(api: Running) -> None:
+    source = "def greet(name='world'):\n    return 'hi ' + name\n"
+    given = {"source": source, "min_confidence": None, "target_version": None}
+    nulls = api.request("/annotate", json.dumps(given).encode(), content_type="application/json")
+    plain = api.request("/annotate", source.encode(), content_type="text/x-python")
+    assert nulls.status == 200 and nulls.json() == plain.json()
 
 
 @pytest.mark.parametrize(
@@ -442,7 +481,7 @@ def test_malformed_http_gets_json_400(api: Running) -> None:
 
 
 def _read_all(connection: socket.socket) -> bytes:
-    chunks = []
+    chunks: List[bytes] = []
     while True:
         chunk = connection.recv(65536)
         if not chunk:
@@ -456,7 +495,7 @@ def test_an_internal_error_is_json_and_logged_once_with_the_request_id(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(server_module, "predict", broken)
+    monkeypatch.setattr(app_module, "predict", broken)
     with caplog.at_level(logging.INFO, logger="localtypes"):
         answer = api.request("/predict", b"x = 1\n", content_type="text/x-python",
                              headers={"X-Request-Id": "req-500"})  # fmt: skip
@@ -480,7 +519,7 @@ def test_access_log_is_one_structured_line_per_request(
     assert fields["request_id"] == "log-me"
     assert fields["method"] == "GET" and fields["path"] == "/v2/health/live"
     assert fields["status"] == 200 and fields["duration_ms"] >= 0
-    formatted = server_module._JsonFormatter().format(lines[0])
+    formatted = JsonFormatter().format(lines[0])
     assert json.loads(formatted)["request_id"] == "log-me"
 
 
@@ -496,7 +535,7 @@ def test_saturation_gives_503_with_retry_after_and_probes_stay_fast(
     timing does not depend on the machine); the wait is Python code, cancelled like any.
     """
     gate = threading.Event()
-    real_predict = server_module.predict
+    real_predict = predict
 
     def gated_predict(source: str, *args: Any, **kwargs: Any) -> Any:
         if source.startswith("# hold"):
@@ -504,7 +543,7 @@ def test_saturation_gives_503_with_retry_after_and_probes_stay_fast(
                 pass
         return real_predict(source, *args, **kwargs)
 
-    monkeypatch.setattr(server_module, "predict", gated_predict)
+    monkeypatch.setattr(app_module, "predict", gated_predict)
     caplog.set_level(logging.INFO, logger="localtypes")
     settings = test_settings(
         max_concurrent_inference=1, queue_timeout=0.05, request_timeout=1.5, threads=6
@@ -587,7 +626,17 @@ PATHOLOGICAL = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
+# Seconds each (the others well under one): run with the slow tests.
+_SLOW_SOURCES = {"thousands of functions"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow) if name in _SLOW_SOURCES else name
+        for name in sorted(PATHOLOGICAL)
+    ],
+)
 @pytest.mark.parametrize("endpoint", ["/predict", "/annotate"])
 def test_pathological_sources_get_an_answer_in_bounded_time(
     patho: Running, name: str, endpoint: str

@@ -6,6 +6,7 @@ codes, the model's identity), so a scrape stays small whatever clients send.
 
 from __future__ import annotations
 
+import functools
 from typing import Tuple
 
 from prometheus_client import (
@@ -27,43 +28,35 @@ class Metrics:
     """The service's metrics, in a registry of their own (one per app, so tests can make many)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        registry = self.registry
+        self.registry = registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=registry)  # process_resident_memory_bytes, cpu seconds
-        self.requests = Counter(
+        counter = functools.partial(Counter, registry=registry)
+        gauge = functools.partial(Gauge, registry=registry)
+        latency = functools.partial(Histogram, registry=registry, buckets=_LATENCY_BUCKETS)
+        self.requests = counter(
             "localtypes_requests",
             "HTTP requests answered, by endpoint and status code.",
             ["endpoint", "status"],
-            registry=registry,
         )
-        self.request_duration = Histogram(
+        self.request_duration = latency(
             "localtypes_request_duration_seconds",
             "Time from receiving a request to its response, by endpoint.",
             ["endpoint"],
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
         )
-        self.in_flight = Gauge(
+        self.in_flight = gauge(
             "localtypes_in_flight_requests",
             "Requests being handled now (waiting for the model included).",
-            registry=registry,
         )
-        self.inference_in_flight = Gauge(
+        self.inference_in_flight = gauge(
             "localtypes_inference_in_flight",
             "Requests holding one of the max_concurrent_inference slots now.",
-            registry=registry,
         )
-        self.inference_duration = Histogram(
+        self.inference_duration = latency(
             "localtypes_inference_duration_seconds",
             "Time of one model call (encode, onnxruntime, decode) for one source file.",
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
         )
-        self.queue_wait = Histogram(
-            "localtypes_queue_wait_seconds",
-            "Time a request waited for an inference slot.",
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
+        self.queue_wait = latency(
+            "localtypes_queue_wait_seconds", "Time a request waited for an inference slot."
         )
         self.slots = Histogram(
             "localtypes_slots_per_request",
@@ -72,22 +65,19 @@ class Metrics:
             buckets=_SLOT_BUCKETS,
             registry=registry,
         )
-        self.rejected = Counter(
+        self.rejected = counter(
             "localtypes_rejected",
             "Requests refused before or during inference, by reason.",
             ["reason"],
-            registry=registry,
         )
-        self.ready = Gauge(
+        self.ready = gauge(
             "localtypes_ready",
             "1 once the model is loaded and warmed up, 0 before and while shutting down.",
-            registry=registry,
         )
-        self.model_info = Gauge(
+        self.model_info = gauge(
             "localtypes_model_info",
             "The model store being served (always 1).",
             ["name", "version", "sha256"],
-            registry=registry,
         )
 
     def set_model(self, name: str, version: str, sha256: str) -> None:

@@ -4,7 +4,7 @@ A few worker threads run the model jobs: at most ``size`` at once, a caller wait
 ``queue_timeout`` for a free worker (then ``Overloaded``), and at most ``timeout`` for the
 job (then ``TimedOut``). A job past its time is cancelled by raising ``Cancelled`` in its
 worker thread (``PyThreadState_SetAsyncExc``): Python-level work such as feature extraction
-stops at its next bytecode. A C call in progress (an onnxruntime run, a libcst parse)
+stops at its next bytecode. A C call in progress (an onnxruntime run, an ``ast`` parse)
 finishes first, so the service bounds those by size before they start. A cancelled job
 keeps its slot until its thread has really stopped, so the count of busy workers is true.
 

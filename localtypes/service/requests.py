@@ -1,0 +1,180 @@
+"""Reading a model request: media type, charset, body size, query string, JSON object, and
+the options of each endpoint, whose values are parsed by the settings' table
+(``localtypes.settings``): text from the query string, typed values from a JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Collection, Dict, Optional, Tuple
+from urllib.parse import parse_qsl
+
+from localtypes.service.replies import JSON_TYPE, HTTPError
+from localtypes.settings import parse_json_value, parse_text_value
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIEnvironment
+
+MAX_PATH_CHARS = 4096
+MAX_QUERY_FIELDS = 16
+# An option's bad value is quoted in the error: at most this much of the reason.
+MAX_REASON_CHARS = 200
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# curl --data-binary sends application/x-www-form-urlencoded unless told otherwise; the body
+# is still taken verbatim as the source (never form-decoded), so the README's curl works.
+_SOURCE_TYPES = frozenset(
+    {"", "text/x-python", "text/x-script.python", "text/plain",
+     "application/x-python", "application/x-www-form-urlencoded"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SourceRequest:
+    """What a POST asked for, validated."""
+
+    source: str
+    path: Optional[str]
+    options: Dict[str, Any]
+
+
+def read_request(
+    environ: WSGIEnvironment, options: Collection[str], max_body_bytes: int
+) -> SourceRequest:
+    """The source, path and options of a POST; ``options`` names the settings it may set.
+
+    Raises ``HTTPError`` (400, 413 or 415) for anything it cannot take.
+    """
+    media = _check_media_type(environ)
+    text = _body_text(environ, max_body_bytes)
+    query = _query(environ)
+    if "source" in query:
+        raise HTTPError(400, '"source" is not a query parameter: send it as the body')
+    fields: Dict[str, Any] = dict(query)
+    if media == JSON_TYPE:
+        document = _json_object(text)
+        twice = sorted(set(document) & set(fields))
+        if twice:
+            raise HTTPError(400, f"{twice[0]!r} is given both in the query and in the body")
+        fields.update(document)
+        if "source" not in fields:
+            raise HTTPError(400, 'the JSON body needs a "source" string')
+        source = fields.pop("source")
+        if not isinstance(source, str):
+            raise HTTPError(400, '"source" must be a string')
+    else:
+        source = text
+    path = fields.pop("path", None)
+    if path is not None and (not isinstance(path, str) or len(path) > MAX_PATH_CHARS):
+        raise HTTPError(400, f'"path" must be a string of at most {MAX_PATH_CHARS} characters')
+    unknown = sorted(set(fields) - set(options))
+    if unknown:
+        known = ", ".join(["source", "path", *options])
+        raise HTTPError(400, f"unknown field {unknown[0][:40]!r} (known: {known})")
+    parsed = {name: _option(name, value, name in query) for name, value in fields.items()}
+    return SourceRequest(source=source, path=path, options=parsed)
+
+
+def _option(name: str, value: Any, from_query: bool) -> Any:
+    """A setting's value: from query text as from an environment variable, else from JSON."""
+    try:
+        return parse_text_value(name, value) if from_query else parse_json_value(name, value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        reason = str(exc)
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[:MAX_REASON_CHARS] + "..."
+        raise HTTPError(400, f"bad value for {name!r}: {reason}") from None
+
+
+def _check_media_type(environ: WSGIEnvironment) -> str:
+    """The body's media type, if it is Python source as text or JSON, plain and UTF-8."""
+    media, params = _media_type(str(environ.get("CONTENT_TYPE", "")))
+    if media != JSON_TYPE and media not in _SOURCE_TYPES:
+        raise HTTPError(
+            415,
+            f"unsupported media type {media!r}: send Python source as text/x-python or"
+            ' text/plain (UTF-8), or JSON {"source": ...} as application/json',
+        )
+    encoding = str(environ.get("HTTP_CONTENT_ENCODING", "identity")).strip().lower()
+    if encoding not in ("", "identity"):
+        raise HTTPError(415, f"unsupported content encoding {encoding[:40]!r}: send it plain")
+    charset = params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise HTTPError(415, f"unsupported charset {charset!r}: send UTF-8")
+    return media
+
+
+def _media_type(header: str) -> Tuple[str, Dict[str, str]]:
+    media, _, rest = header.partition(";")
+    params: Dict[str, str] = {}
+    for part in rest.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip():
+            params[name.strip().lower()] = value.strip().strip('"')
+    return media.strip().lower(), params
+
+
+def _body_text(environ: WSGIEnvironment, limit: int) -> str:
+    """The body as text, at most ``limit`` bytes of UTF-8, without a byte order mark."""
+    length = content_length(environ)
+    if length > limit:
+        raise HTTPError(
+            413,
+            f"the body has {length} bytes; this server accepts at most {limit} (max_body_bytes)",
+            {"limit": limit},
+        )
+    body = bytes(environ["wsgi.input"].read(length)) if length else b""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPError(400, f"the body is not valid UTF-8 (byte {exc.start})") from None
+    return text[1:] if text.startswith("\ufeff") else text  # a BOM is not source
+
+
+def content_length(environ: WSGIEnvironment) -> int:
+    """The Content-Length the client declared (0 when absent or not a number)."""
+    try:
+        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def _query(environ: WSGIEnvironment) -> Dict[str, str]:
+    raw = str(environ.get("QUERY_STRING", ""))
+    try:
+        pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise HTTPError(400, "too many query parameters") from None
+    query: Dict[str, str] = {}
+    for name, value in pairs:
+        if name in query:
+            raise HTTPError(400, f"query parameter {name[:40]!r} given twice")
+        query[name] = value
+    return query
+
+
+def _json_object(text: str) -> Dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HTTPError(
+            400, f"invalid JSON: {exc.msg}", {"line": exc.lineno, "column": exc.colno}
+        ) from None
+    except RecursionError:
+        raise HTTPError(400, "invalid JSON: nested too deeply") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise HTTPError(400, "invalid JSON: a number has too many digits") from None
+    if not isinstance(document, dict):
+        raise HTTPError(400, 'the JSON body must be an object with a "source" string')
+    return document
+
+
+def request_id(environ: WSGIEnvironment) -> str:
+    """The client's X-Request-Id when it is a sane token, else a new one."""
+    given = environ.get("HTTP_X_REQUEST_ID")
+    if isinstance(given, str) and _REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex

@@ -31,3 +31,56 @@ def predictor() -> Predictor:
     not a skip.
     """
     return default_predictor()
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The folder of the model store in use, verified (missing or damaged: a failure)."""
+    from localtypes.model.store import load_store
+
+    return load_store(None).path
+
+
+# A small module the bundled model annotates with confidence (dunder rules, bool defaults,
+# plain returns): the sample of the command line's and the pre-commit hook's tests.
+GREETER_SOURCE = '''\
+"""A small module with nothing annotated."""
+
+import os
+
+
+class Greeter:
+    def __init__(self, name, excited=False):
+        self.name = name
+        self.excited = excited
+
+    def __str__(self):
+        return "Greeter(" + self.name + ")"
+
+    def __len__(self):
+        return len(self.name)
+
+    def greet(self, count=1):
+        text = "hello " + self.name
+        return text * count
+
+    def is_excited(self):
+        return self.excited
+
+
+def exists(path, follow_symlinks=True):
+    return os.path.exists(path)
+
+
+def count_lines(text):
+    total = 0
+    for _ in text.splitlines():
+        total += 1
+    return total
+'''
+
+
+@pytest.fixture(scope="session")
+def greeter_source() -> str:
+    """``GREETER_SOURCE``: a module the model annotates, with nothing annotated yet."""
+    return GREETER_SOURCE

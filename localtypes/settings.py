@@ -10,6 +10,7 @@ import configparser
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -130,8 +131,8 @@ def _int(low: int, high: Optional[int] = None) -> Callable[[Any], int]:
             raise ValueError(f"expected an integer, got {value!r}")
         number = int(value)
         if number < low or (high is not None and number > high):
-            upper = f" and {high}" if high is not None else ""
-            raise ValueError(f"expected a number >= {low}{upper}, got {number}")
+            wanted = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise ValueError(f"expected an integer {wanted}, got {number}")
         return number
 
     return parse
@@ -144,6 +145,8 @@ def _float(
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValueError(f"expected a number, got {value!r}")
         number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite number, got {value!r}")
         too_low = number <= low if strict_low else number < low
         if too_low or (high is not None and number > high):
             bound = f"> {low}" if strict_low else f">= {low}"
@@ -199,7 +202,7 @@ def _kinds(value: Any) -> FrozenSet[SlotKind]:
         names = _strings(value)
         known = ", ".join(kind.value for kind in SlotKind)
         try:
-            kinds = frozenset(SlotKind(name.lower()) for name in names)
+            kinds = frozenset(SlotKind(name.strip().lower()) for name in names)
         except ValueError:
             raise ValueError(f"expected kinds among {known}, got {value!r}") from None
     if not kinds:
@@ -269,7 +272,7 @@ def parse_json_value(name: str, value: Any) -> Any:
         if value is not None and not isinstance(value, str):
             raise ValueError(f"expected a string, got {value!r}")
     elif isinstance(value, str):
-        raise ValueError(f"expected a {_JSON_KINDS.get(name, 'value')}, got {value!r}")
+        raise ValueError(f"expected {_article(_JSON_KINDS[name])}, got {value!r}")
     return _PARSERS[name](value)
 
 
@@ -279,8 +282,18 @@ def parse_text_value(name: str, text: str) -> Any:
     return _PARSERS[name](text)
 
 
-_JSON_KINDS = {"kinds": "list", "include": "list", "exclude": "list", "cache": "boolean",
-               "access_log": "boolean"}  # fmt: skip
+# What a JSON value of each non-text setting must be, for the error message.
+_JSON_KINDS = {
+    "kinds": "list", "include": "list", "exclude": "list", "cache": "boolean",
+    "access_log": "boolean", "min_confidence": "number", "queue_timeout": "number",
+    "request_timeout": "number", "top_k": "integer", "jobs": "integer", "port": "integer",
+    "threads": "integer", "max_concurrent_inference": "integer", "max_body_bytes": "integer",
+}  # fmt: skip
+assert set(_JSON_KINDS) | _TEXT_FIELDS == set(_PARSERS), "a setting lacks its JSON kind"
+
+
+def _article(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _parse(name: str, value: Any, where: str) -> Any:

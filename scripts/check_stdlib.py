@@ -8,7 +8,7 @@ from the installation and never written. Prints the counts; exits 1 if any check
     python scripts/check_stdlib.py                      # whole stdlib, the model's threshold
     python scripts/check_stdlib.py --min-confidence 0.2 --limit 200 --target 3.8
 
-``tests/test_stdlib_property.py`` runs ``check_source`` over a fast subset.
+``tests/functional/test_stdlib_property.py`` runs ``check_source`` over a fast subset.
 """
 
 from __future__ import annotations

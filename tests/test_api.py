@@ -1,6 +1,6 @@
 """``localtypes.api``: ``predict`` and ``annotate`` on real files with the real model.
 
-(``tests/test_annotate.py`` holds ``annotate``'s safety and threshold behaviour on a
+(``tests/functional/test_annotate.py`` holds ``annotate``'s safety and threshold behaviour on a
 small module; this file covers the API's contract: slots, errors, documents, settings.)
 """
 

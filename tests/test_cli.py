@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
+from terminal import Terminal
 
 from localtypes.cli import main
 from localtypes.model.predictor import Predictor
@@ -65,13 +66,6 @@ def make_project(root: Path, source: str, copies: int = 1) -> Dict[str, Path]:
 
 def snapshot(root: Path) -> Dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.py"))}
-
-
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 # --- without the model: usage, help, configuration errors ------------------------------

@@ -134,7 +134,7 @@ def write_rounds(
 def _visible_to_model(imports: Sequence[ImportSpec]) -> bool:
     """Whether an edit can change what the model predicts for the other slots.
 
-    The extractor never reads annotations (``tests/test_extract.py`` holds it to that on
+    The extractor never reads annotations (``tests/analysis/test_extract.py`` holds it to that on
     real annotated modules), nor typing imports (neither module features nor pointer
     candidates); other imports are visible.
     """

@@ -13,7 +13,8 @@ The model scores two kinds of answers for every slot of a module:
   ``isinstance(x, User)``; the function returns ``User(...)``).
 
 Labels that appear both in the vocabulary and among the candidates are merged by summing
-their probabilities.
+their probabilities. The visible names and the pair evidence come from
+``localtypes.model.pointer``.
 """
 
 from __future__ import annotations
@@ -105,10 +106,6 @@ class Encoder:
             "max_bases": self.max_bases,
             "templates": list(self.templates),
         }
-
-    def _ids(self, features: Sequence[str], width: int) -> List[int]:
-        ids = [feature_id(f, self.buckets) for f in features[:width]]
-        return ids + [0] * (width - len(ids))
 
     def encode(self, module: ExtractedModule) -> Batch:
         """The model inputs for every slot of one module."""

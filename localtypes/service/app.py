@@ -45,7 +45,7 @@ from localtypes.service.replies import (
 )
 from localtypes.service.requests import content_length, read_request, request_id
 from localtypes.service.workers import Budget, Overloaded, TimedOut, WorkerPool
-from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings
+from localtypes.settings import MAX_TOP_K, Settings
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -231,7 +231,7 @@ class App:
 
     def _predict(self, environ: WSGIEnvironment) -> Reply:
         request = read_request(environ, _PREDICT_OPTIONS, self.settings.max_body_bytes)
-        top_k = int(request.options.get("top_k", DEFAULT_TOP_K))
+        top_k = int(request.options.get("top_k", self.settings.top_k))
         predictor = self._predictor()
 
         def work() -> Dict[str, Any]:

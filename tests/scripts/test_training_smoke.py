@@ -16,7 +16,7 @@ from localtypes.model.store import load_store
 
 pytestmark = pytest.mark.training
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytest.importorskip("torch", reason="the training extra (torch==2.13.0) is not installed")
 onnx = pytest.importorskip("onnx", reason="the training extra (onnx) is not installed")

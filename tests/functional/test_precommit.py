@@ -18,7 +18,7 @@ from typing import Dict
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GIT = shutil.which("git")
 
 pytestmark = [

@@ -16,7 +16,7 @@ import pytest
 
 from localtypes.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FILES = 60
 
 pytestmark = pytest.mark.slow  # a few seconds: a real run in a subprocess, killed midway

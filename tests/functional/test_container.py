@@ -50,7 +50,7 @@ import pytest
 
 pytestmark = pytest.mark.container
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The store baked into the image; the local CLI must use the same one to compare answers.
 STORE = Path(os.environ.get("LOCALTYPES_TEST_STORE", ROOT / "model_store" / "localtypes-small"))
 IMAGE = "localtypes:test"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
 from localtypes.analysis.slots import SlotKind
-from localtypes.settings import ConfigError, Settings, load_settings, lower_bound
+from localtypes.settings import (
+    ConfigError,
+    Settings,
+    load_settings,
+    lower_bound,
+    parse_json_value,
+    parse_text_value,
+)
 
 
 def write_pyproject(folder: Path, text: str) -> Path:
@@ -157,3 +165,39 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.jobs = 3  # type: ignore[misc]
+
+
+# --- values from JSON (HTTP requests) and from text (query strings) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("top_k", "3", "expected an integer, got '3'"),
+        ("top_k", 21, "expected an integer between 1 and 20, got 21"),
+        ("top_k", True, "expected an integer"),
+        ("min_confidence", "0.5", "expected a number, got '0.5'"),
+        ("min_confidence", float("nan"), "expected a finite number"),
+        ("kinds", "param", "expected a list, got 'param'"),
+        ("kinds", [], "expected at least one kind"),
+        ("target_version", 3.9, "expected a string, got 3.9"),
+    ],
+)
+def test_json_values_are_typed(name: str, value: object, needle: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(needle)):
+        parse_json_value(name, value)
+
+
+def test_json_values_that_parse() -> None:
+    assert parse_json_value("top_k", 3) == 3
+    assert parse_json_value("min_confidence", None) is None
+    assert parse_json_value("kinds", [" Param", "return"]) == {SlotKind.PARAM, SlotKind.RETURN}
+    assert parse_json_value("target_version", "py38") == (3, 8)
+
+
+def test_text_values_parse_like_environment_variables() -> None:
+    assert parse_text_value("top_k", "7") == 7
+    assert parse_text_value("kinds", "param,variable") == {SlotKind.PARAM, SlotKind.VARIABLE}
+    assert parse_text_value("min_confidence", "auto") is None
+    with pytest.raises(ValueError, match="finite"):
+        parse_text_value("min_confidence", "nan")

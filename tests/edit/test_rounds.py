@@ -36,7 +36,7 @@ from localtypes.model.predictor import TypeGuess
 from localtypes.module import FUNCTION, ScopeKey
 from localtypes.run.files import decode_source
 
-CASES = Path(__file__).parent / "data" / "writer"
+CASES = Path(__file__).parents[1] / "data" / "writer"
 SlotRef = Tuple[str, str, int, str]  # kind, scope, occurrence, name
 
 
@@ -347,7 +347,7 @@ class _CountingPredictor(_ImportSensitivePredictor):
 
 
 def test_annotations_alone_need_no_second_pass() -> None:
-    # The model never sees annotations (tests/test_extract.py), nested ones included: one
+    # The model never sees annotations (tests/analysis/test_extract.py), nested ones included: one
     # pass reaches the fixed point, and a second run changes nothing.
     from localtypes.api import annotate
 

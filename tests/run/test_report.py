@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
+from terminal import Terminal
 
 from localtypes import __version__
 from localtypes.model.store import load_store
@@ -18,13 +19,6 @@ from localtypes.run.report import (
     Report,
     Status,
 )
-
-
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 def make(

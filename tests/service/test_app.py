@@ -42,7 +42,7 @@ from localtypes.service.hosting import Service
 from localtypes.service.logs import JsonFormatter
 from localtypes.settings import MAX_TOP_K
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SAMPLE = STDLIB / "shlex.py"  # 350 lines of real, unannotated code
 MAX_BODY = 256 << 10

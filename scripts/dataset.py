@@ -24,7 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from localtypes.analysis.extract import FEATURES_VERSION, extract
+from localtypes.analysis.extract import extract
+from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.slots import ModuleInfo, Slot
 from localtypes.errors import SourceError
 from localtypes.labels import ANY

@@ -40,7 +40,7 @@ from dataset import (
 )
 from model_def import TypeModel
 
-from localtypes.analysis.extract import FEATURES_VERSION
+from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.slots import SlotKind
 from localtypes.model.encode import OTHER, Encoder
 from localtypes.model.store import DEFAULT_MODEL_NAME, FORMAT_VERSION, sha256_of

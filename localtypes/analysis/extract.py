@@ -25,10 +25,6 @@ from localtypes.labels import LabelError, normalize_node
 from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope
 from localtypes.syntax import FunctionNode, parameters, parse_source
 
-# Bump whenever a change alters any slot's features: a model is only valid for the
-# features it was trained on, and the loader refuses a store made for another version.
-FEATURES_VERSION = 4
-
 _ANNOTATION_ONLY_MODULES = frozenset({"typing", "typing_extensions", "__future__", "collections"})
 
 

@@ -99,7 +99,7 @@ def load_store(explicit: Optional[str] = None) -> ModelStore:
         raise ModelStoreError(
             f"{folder}: model store format {found!r}, this localtypes reads {FORMAT_VERSION}"
         )
-    from localtypes.analysis.extract import FEATURES_VERSION
+    from localtypes.analysis.features import FEATURES_VERSION
 
     features = manifest.get("features_version")
     if features != FEATURES_VERSION:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict
 
 import pytest
 
-from localtypes.analysis.extract import FEATURES_VERSION
+from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.errors import LocaltypesError, ModelStoreError
 from localtypes.model.store import (
     DEFAULT_MODEL_NAME,

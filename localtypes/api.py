@@ -14,6 +14,9 @@ from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_
 from localtypes.module import ModuleIndex
 from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings
 
+# Guesses per slot that annotate weighs (the first, then those the checks may fall back on).
+CHOICE_TOP_K = 5
+
 
 @dataclass(frozen=True)
 class SlotPrediction:
@@ -165,12 +168,14 @@ def annotate(
     model = predictor
 
     def guess(index: ModuleIndex) -> List[SlotGuess]:
-        prediction = _predict(index.source, path, 1, model, index)
+        # the next guesses too: when the cheap checks rule the first out, one may be taken
+        prediction = _predict(index.source, path, CHOICE_TOP_K, model, index)
         return [
             SlotGuess(
                 item.slot,
                 item.guesses[0].label if item.guesses else None,
                 item.guesses[0].confidence if item.guesses else 0.0,
+                tuple((g.label, g.confidence) for g in item.guesses[1:]),
             )
             for item in prediction.slots
         ]

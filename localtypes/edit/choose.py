@@ -4,6 +4,11 @@ A prediction is written only when its slot has no annotation, is of a requested 
 top guess clears the threshold and is not ``Any``, its place can carry an annotation
 without changing what the code means, and every name of the label can be spelled so that
 it resolves (``localtypes.edit.spelling``). Everything else is rejected with a reason.
+
+The cheap checks (``localtypes.edit.checks``) come first: a guess the module's own
+evidence rules out (its default, its base class, its body, its callers) is set aside, and
+the next guess is taken if its share of the confidence left clears the threshold (the
+model's probabilities, conditioned on the guesses ruled out being wrong).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 from typing import Dict, List, Sequence, Tuple
 
 from localtypes.analysis.slots import Slot, SlotKind
+from localtypes.edit.checks import ModuleChecks
 from localtypes.edit.plan import (
     Choice,
     Context,
@@ -44,23 +50,58 @@ def choose(candidates: Sequence[SlotGuess], index: ModuleIndex, options: WriteOp
     choices: List[Choice] = []
     rejected: List[Rejection] = []
     imports: List[ImportSpec] = []
+    checks = ModuleChecks(index) if options.checks else None
     for candidate in candidates:
         slot = candidate.slot
         if slot.annotation is not None or slot.kind not in options.kinds:
             continue
         try:
+            if checks is not None:
+                candidate = checked(candidate, checks, options.min_confidence)
             choice = _choose_one(candidate, index, options, planned)
         except Skip as skip:
             rejected.append(
                 Rejection(slot, skip.reason, candidate.label, candidate.confidence, skip.detail)
             )
             continue
+        if checks is not None:
+            checks.record(slot, choice.label)
         for spec in choice.imports:
             if spec not in imports:
                 imports.append(spec)
             planned[spec.local] = spec.origin
         choices.append(choice)
     return Plan(tuple(choices), tuple(imports), tuple(rejected))
+
+
+def checked(candidate: SlotGuess, checks: ModuleChecks, threshold: float) -> SlotGuess:
+    """The first guess the cheap checks let through, its confidence renormalised over what
+    they left; raises ``Skip`` when they rule out every guess that could clear ``threshold``.
+
+    ``X`` becomes ``X | None`` for a parameter whose default is None (the two merged).
+    """
+    slot = candidate.slot
+    if candidate.label is None:
+        return candidate
+    ranked: Dict[str, float] = {}
+    for label, confidence in ((candidate.label, candidate.confidence), *candidate.alternatives):
+        adjusted = checks.adjust(slot, label) if label != ANY else label
+        ranked[adjusted] = ranked.get(adjusted, 0.0) + confidence
+    ruled_out = 0.0
+    first_verdict = None
+    for label, confidence in sorted(ranked.items(), key=lambda item: -item[1]):
+        share = confidence / max(1.0 - ruled_out, 1e-9)
+        if share < threshold:
+            break
+        verdict = checks.rule_out(slot, label) if label != ANY else None
+        if verdict is None:
+            return SlotGuess(slot, label, min(share, 1.0))
+        first_verdict = first_verdict or verdict
+        ruled_out += confidence
+    if first_verdict is not None:
+        raise Skip(*first_verdict)
+    top, confidence = max(ranked.items(), key=lambda item: item[1])
+    return SlotGuess(slot, top, confidence)
 
 
 def _choose_one(

@@ -29,6 +29,14 @@ class Reason(str, enum.Enum):
     TYPE_ALIAS = "type-alias"
     DUNDER = "dunder-variable"
     NOT_FOUND = "slot-not-found"
+    # The cheap checks (localtypes.edit.checks) ruled every confident guess out:
+    DEFAULT = "contradicts-default"  # ``x: int = None``, ``x: str = 0``
+    NOT_A_TYPE = "not-a-type"  # the module binds the name to a variable, function or module
+    OVERRIDE = "contradicts-base-class"  # the base class's signature says otherwise
+    USAGE = "contradicts-usage"  # what the body does with it, or what callers pass
+    RETURNS = "contradicts-returns"  # what the function returns
+    # The type checker (localtypes.verify) found an error the annotation causes:
+    CHECKER = "checker-error"
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class WriteOptions:
     min_confidence: float
     kinds: FrozenSet[SlotKind] = DEFAULT_KINDS
     target_version: Tuple[int, int] = (sys.version_info[0], sys.version_info[1])
+    checks: bool = True  # the cheap checks (off only to measure what they do)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,9 @@ class SlotGuess:
     slot: Slot
     label: Optional[str]
     confidence: float = 0.0
+    # The next guesses, best first: (label, confidence). When checks rule the top guess
+    # out, the next one is taken if its share of what is left clears the threshold.
+    alternatives: Tuple[Tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, order=True)

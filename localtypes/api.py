@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from localtypes.analysis.extract import extract
@@ -101,6 +101,9 @@ class AnnotateResult:
     changed: bool
     added: Tuple[Added, ...]
     skipped: Tuple[Rejection, ...]
+    # Every slot of the source given with the model's ranked guesses (the last pass's):
+    # what ``localtypes.verify`` chooses again from.
+    guesses: Tuple[SlotGuess, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON document of ``POST /annotate``."""
@@ -166,11 +169,12 @@ def annotate(
         target_version=settings.target_version or (sys.version_info[0], sys.version_info[1]),
     )
     model = predictor
+    last: Dict[Any, SlotGuess] = {}  # slot key -> its guesses, the slot as first found
 
     def guess(index: ModuleIndex) -> List[SlotGuess]:
         # the next guesses too: when the cheap checks rule the first out, one may be taken
         prediction = _predict(index.source, path, CHOICE_TOP_K, model, index)
-        return [
+        guesses = [
             SlotGuess(
                 item.slot,
                 item.guesses[0].label if item.guesses else None,
@@ -179,6 +183,11 @@ def annotate(
             )
             for item in prediction.slots
         ]
+        for item in guesses:
+            first = last.get(item.slot.key)
+            slot = replace(first.slot if first else item.slot, features=())
+            last[item.slot.key] = replace(item, slot=slot)
+        return guesses
 
     result = write_rounds(source, guess, options, filename=path or "<unknown>")
     return AnnotateResult(
@@ -188,4 +197,5 @@ def annotate(
         changed=result.source != source,
         added=result.added,
         skipped=result.skipped,
+        guesses=tuple(last.values()),
     )

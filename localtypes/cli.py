@@ -138,6 +138,12 @@ def cli() -> None:
     "--model", type=click.Path(file_okay=False), help="Model store folder [env LOCALTYPES_MODEL]."
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Have mypy confirm the annotations against the project as it is: one that adds an "
+    "error gets its next guess, or none (needs the verify extra).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Also name unchanged files and settings.")
 @pass_streams
@@ -154,6 +160,7 @@ def annotate(
     exclude: Sequence[str],
     model: Optional[str],
     no_cache: bool,
+    verify: bool,
     quiet: bool,
     verbose: bool,
 ) -> int:
@@ -173,6 +180,7 @@ def annotate(
             "exclude": list(exclude) or None,
             "model": model,
             "cache": False if no_cache else None,
+            "verify": True if verify else None,
         },
     )
     mode = Mode.DIFF if diff else Mode.CHECK if check else Mode.WRITE

@@ -56,6 +56,9 @@ class Settings:
     cache: bool = True
     # Where the per-file result cache lives; None: the platformdirs user cache folder.
     cache_dir: Optional[str] = None
+    # Have a type checker (mypy: the verify extra) confirm the annotations against the
+    # project's baseline; one that adds an error gets its next guess, or none.
+    verify: bool = False
     # --- predict ---
     # Ranked guesses per slot (``localtypes predict``, ``POST /predict``).
     top_k: int = DEFAULT_TOP_K
@@ -87,6 +90,7 @@ class Settings:
             "min_confidence": threshold if self.min_confidence is None else self.min_confidence,
             "kinds": sorted(kind.value for kind in self.kinds),
             "target_version": list(self.target_version or ()),
+            "verify": self.verify,
         }
         text = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
@@ -240,6 +244,7 @@ _PARSERS: Dict[str, Callable[[Any], Any]] = {
     "exclude": _strings,
     "cache": _bool,
     "cache_dir": _optional_str,
+    "verify": _bool,
     "top_k": _int(1, MAX_TOP_K),
     "host": _str,
     "port": _int(0, 65535),
@@ -288,6 +293,7 @@ _JSON_KINDS = {
     "access_log": "boolean", "min_confidence": "number", "queue_timeout": "number",
     "request_timeout": "number", "top_k": "integer", "jobs": "integer", "port": "integer",
     "threads": "integer", "max_concurrent_inference": "integer", "max_body_bytes": "integer",
+    "verify": "boolean",
 }  # fmt: skip
 assert set(_JSON_KINDS) | _TEXT_FIELDS == set(_PARSERS), "a setting lacks its JSON kind"
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from localtypes.analysis.slots import Slot, SlotKind
 from localtypes.edit.checks import ModuleChecks
 from localtypes.edit.plan import (
+    EXCLUDE_ALL,
     Choice,
     Context,
     ImportSpec,
@@ -56,7 +57,7 @@ def choose(candidates: Sequence[SlotGuess], index: ModuleIndex, options: WriteOp
         if slot.annotation is not None or slot.kind not in options.kinds:
             continue
         try:
-            if checks is not None:
+            if checks is not None or candidate.excluded:
                 candidate = checked(candidate, checks, options.min_confidence)
             choice = _choose_one(candidate, index, options, planned)
         except Skip as skip:
@@ -74,26 +75,41 @@ def choose(candidates: Sequence[SlotGuess], index: ModuleIndex, options: WriteOp
     return Plan(tuple(choices), tuple(imports), tuple(rejected))
 
 
-def checked(candidate: SlotGuess, checks: ModuleChecks, threshold: float) -> SlotGuess:
-    """The first guess the cheap checks let through, its confidence renormalised over what
-    they left; raises ``Skip`` when they rule out every guess that could clear ``threshold``.
+MIN_LEFT = 0.25
+
+
+def checked(
+    candidate: SlotGuess, checks: Optional[ModuleChecks], threshold: float
+) -> SlotGuess:
+    """The first guess the cheap checks (and the checker's exclusions) let through, its
+    confidence renormalised over what they left; raises ``Skip`` when they rule out every
+    guess that could clear ``threshold``.
 
     ``X`` becomes ``X | None`` for a parameter whose default is None (the two merged).
     """
     slot = candidate.slot
     if candidate.label is None:
         return candidate
+    if EXCLUDE_ALL in candidate.excluded:
+        raise Skip(Reason.CHECKER, "every guess adds a checker error")
     ranked: Dict[str, float] = {}
     for label, confidence in ((candidate.label, candidate.confidence), *candidate.alternatives):
-        adjusted = checks.adjust(slot, label) if label != ANY else label
+        adjusted = checks.adjust(slot, label) if checks is not None and label != ANY else label
         ranked[adjusted] = ranked.get(adjusted, 0.0) + confidence
     ruled_out = 0.0
     first_verdict = None
     for label, confidence in sorted(ranked.items(), key=lambda item: -item[1]):
-        share = confidence / max(1.0 - ruled_out, 1e-9)
+        # The model's tail is not calibrated: however sure it was of what was ruled out,
+        # what is left counts as at least a quarter (a fallback needs 0.175 at 0.7).
+        share = confidence / max(1.0 - ruled_out, MIN_LEFT)
         if share < threshold:
             break
-        verdict = checks.rule_out(slot, label) if label != ANY else None
+        if label in candidate.excluded:
+            verdict: Optional[Tuple[Reason, str]] = (Reason.CHECKER, "adds a checker error")
+        elif checks is not None and label != ANY:
+            verdict = checks.rule_out(slot, label)
+        else:
+            verdict = None
         if verdict is None:
             return SlotGuess(slot, label, min(share, 1.0))
         first_verdict = first_verdict or verdict

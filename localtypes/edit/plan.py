@@ -59,6 +59,11 @@ class SlotGuess:
     # The next guesses, best first: (label, confidence). When checks rule the top guess
     # out, the next one is taken if its share of what is left clears the threshold.
     alternatives: Tuple[Tuple[str, float], ...] = ()
+    # Labels the type checker ruled out (``localtypes.verify``); EXCLUDE_ALL: every one.
+    excluded: FrozenSet[str] = frozenset()
+
+
+EXCLUDE_ALL = "*"
 
 
 @dataclass(frozen=True, order=True)

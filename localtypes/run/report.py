@@ -56,6 +56,7 @@ class FileOutcome:
     reason: Optional[str] = None  # why a file failed
     diff: Optional[str] = None  # unified diff, only when asked for
     cached: bool = False
+    held: Optional[Any] = None  # --verify: annotated, waiting for the checker (verify.run.Held)
 
     @classmethod
     def failure(cls, path: str, reason: str) -> FileOutcome:
@@ -95,6 +96,8 @@ class Report:
     below_threshold: int = 0
     added: Counter[str] = field(default_factory=Counter)
     failures: List[Tuple[str, str]] = field(default_factory=list)
+    # --verify: annotations the checker replaced and dropped, new errors it could not clear
+    checker: Optional[Tuple[int, int, int]] = None
 
     def __post_init__(self) -> None:
         # A progress bar only on a terminal; lines that would break it wait until the end.
@@ -205,6 +208,15 @@ class Report:
             f"Annotations {verb}: {sum(self.added.values())} ({by_kind}); "
             f"{_plural(self.below_threshold, 'slot')} left below the confidence threshold."
         )
+        if self.checker is not None:
+            replaced, dropped, remaining = self.checker
+            line = (
+                f"The type checker replaced {_plural(replaced, 'annotation')} and dropped "
+                f"{dropped}."
+            )
+            if remaining:
+                line += f" {_plural(remaining, 'new error')} of the checker remain."
+            lines.append(line)
         if self.cached and self.verbose:
             lines.append(f"{_plural(self.cached, 'file')} answered from the cache.")
         for path, reason in self.failures:

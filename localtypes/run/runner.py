@@ -6,12 +6,13 @@ The runner prints nothing itself: the ``Report`` it is given says it all.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Sequence
 
 from localtypes.run.cache import Cache
 from localtypes.run.concurrency import annotate_files
 from localtypes.run.discovery import Walker, project_root
-from localtypes.run.report import Report
+from localtypes.run.report import FileOutcome, Report
 from localtypes.run.task import Mode, Options, from_cache
 from localtypes.settings import Settings
 
@@ -35,7 +36,11 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
         if settings.cache
         else None
     )
-    options = Options(settings, mode, str(cache.folder) if cache else None)
+    if settings.verify:
+        from localtypes.verify import require_checker
+
+        require_checker()  # a usage error, before any file
+    options = Options(settings, mode, str(cache.folder) if cache else None, hold=settings.verify)
     report.header(store, settings.target_version, len(files), root)
     with report.progress(len(files)):
         misses: List[str] = []
@@ -45,7 +50,31 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
                 misses.append(path)
             else:
                 report.record(outcome)
+        held: List[FileOutcome] = []
         for outcome in annotate_files(misses, options, settings.jobs):
-            report.record(outcome)
+            if outcome.held is not None:
+                held.append(outcome)  # --verify: checked together, then written
+            else:
+                report.record(outcome)
+        if held:
+            _verify(held, files, root, options, store.threshold, report)
     report.finish()
     return report
+
+
+def _verify(
+    held: List[FileOutcome],
+    files: List[str],
+    root: Path,
+    options: Options,
+    threshold: float,
+    report: Report,
+) -> None:
+    """--verify: the checker confirms the held files' annotations; then each is written or
+    diffed and cached (``localtypes.verify.run``)."""
+    from localtypes.verify.run import finish
+
+    outcomes, stats = finish(held, files, root, options, threshold)
+    for outcome in outcomes:
+        report.record(outcome)
+    report.checker = (stats.replaced, stats.dropped, stats.remaining)

@@ -46,6 +46,9 @@ class Options:
     settings: Settings
     mode: Mode
     cache_folder: Optional[str]  # None: no cache
+    # --verify: annotate only; the verify stage (localtypes.verify.run) checks, writes
+    # and caches every file together.
+    hold: bool = False
 
 
 def unified_diff(old: str, new: str, path: str) -> str:
@@ -131,6 +134,10 @@ def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutc
             f"internal error {type(exc).__name__}: {exc} "
             f"(at {Path(where.filename).name}:{where.lineno}; please report)",
         )
+    if options.hold:
+        from localtypes.verify.run import hold
+
+        return hold(path, data, decoded, result)
     if options.cache_folder is not None:
         Cache(Path(options.cache_folder)).put_result(sha256_bytes(data), new, added, below)
     return _finish(path, options, data, new, added, below, False)

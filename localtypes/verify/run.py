@@ -1,0 +1,173 @@
+"""``localtypes annotate --verify`` over many files: the per-file work holds its result
+(``hold``, in whichever process annotated the file), then the runner hands every held file
+to ``finish``, which checks them together, writes or diffs them and caches the verified
+result. Also ``verify_sources`` for one module and its context (``POST /annotate``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from localtypes.edit.plan import Added, SlotGuess, WriteOptions
+from localtypes.run.report import FileOutcome, Status
+from localtypes.verify.checker import Checker
+from localtypes.verify.stage import VerifyFile, VerifyStats, verify
+
+if TYPE_CHECKING:
+    from localtypes.api import AnnotateResult
+    from localtypes.run.files import DecodedSource
+    from localtypes.run.task import Options
+    from localtypes.settings import Settings
+
+BELOW_THRESHOLD = "below-threshold"
+
+
+@dataclass(frozen=True)
+class Held:
+    """A file annotated in memory, waiting for the verify stage (picklable)."""
+
+    data: bytes  # the file's bytes as read
+    decoded: DecodedSource
+    output: str  # the annotated text
+    added: Tuple[Added, ...]
+    guesses: Tuple[SlotGuess, ...]
+    below: int
+
+
+def hold(path: str, data: bytes, decoded: DecodedSource, result: AnnotateResult) -> FileOutcome:
+    """The outcome of a file the verify stage will finish: nothing written, nothing cached."""
+    below = sum(1 for item in result.skipped if item.reason == BELOW_THRESHOLD)
+    held = Held(data, decoded, result.source, result.added, result.guesses, below)
+    return FileOutcome(path, Status.UNCHANGED, below_threshold=below, held=held)
+
+
+def write_options(settings: Settings, threshold: float) -> WriteOptions:
+    """What ``localtypes.api.annotate`` writes with these settings and the model's threshold."""
+    return WriteOptions(
+        min_confidence=threshold if settings.min_confidence is None else settings.min_confidence,
+        kinds=frozenset(settings.kinds),
+        target_version=settings.target_version or (sys.version_info[0], sys.version_info[1]),
+    )
+
+
+def cache_base(settings: Settings) -> Path:
+    """Where the checker's mirrors and incremental cache live: in localtypes' cache folder."""
+    from localtypes.run.cache import default_cache_dir
+
+    base = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
+    return base / "verify"
+
+
+def finish(
+    outcomes: Sequence[FileOutcome],
+    files: Sequence[str],
+    root: Path,
+    options: Options,
+    threshold: float,
+) -> Tuple[List[FileOutcome], VerifyStats]:
+    """Check the held files together (with the rest of ``files`` as they are on disk), then
+    write or diff each as the mode says and cache it; the outcomes and what the checker did."""
+    from localtypes.run.cache import Cache, sha256_bytes
+    from localtypes.run.task import _finish
+
+    settings = options.settings
+    write = write_options(settings, threshold)
+    targets: List[VerifyFile] = []
+    for outcome in outcomes:
+        held = outcome.held
+        assert isinstance(held, Held)
+        targets.append(
+            VerifyFile(
+                path=str(Path(outcome.path).resolve()),
+                original=held.decoded.text,
+                guesses=held.guesses,
+                options=write,
+                encode=held.decoded.encode,
+                text=held.output,
+                added=held.added,
+            )
+        )
+    with _cache_folder(settings) as base:
+        checker = Checker(root, list(files), base)
+        stats = verify(targets, checker)
+    finished: List[FileOutcome] = []
+    for outcome, target in zip(outcomes, targets):
+        held = outcome.held
+        assert isinstance(held, Held)
+        changed = target.text != held.decoded.text
+        new = held.decoded.encode(target.text) if changed else None
+        added = tuple(sorted(Counter(item.slot.kind.value for item in target.added).items()))
+        if options.cache_folder is not None:
+            Cache(Path(options.cache_folder)).put_result(
+                sha256_bytes(held.data), new, added, held.below
+            )
+        plain = replace(options, hold=False)
+        finished.append(_finish(outcome.path, plain, held.data, new, added, held.below, False))
+    return finished, stats
+
+
+class _cache_folder:
+    """``cache_base`` when the cache is on; a temporary folder, removed after, when not."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.temporary: Optional[tempfile.TemporaryDirectory[str]] = None
+
+    def __enter__(self) -> Path:
+        if self.settings.cache:
+            return cache_base(self.settings)
+        self.temporary = tempfile.TemporaryDirectory(prefix="localtypes-verify-")
+        return Path(self.temporary.name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.temporary is not None:
+            self.temporary.cleanup()
+
+
+def verify_sources(
+    path: str,
+    source: str,
+    result: AnnotateResult,
+    context: Mapping[str, str],
+    settings: Settings,
+    threshold: float,
+) -> Tuple[str, Tuple[Added, ...], VerifyStats]:
+    """Verify one annotated module with its context (other modules by relative path), in a
+    temporary folder: the final text, what it adds, and what the checker did."""
+    relative = _relative(path or "module.py")
+    with tempfile.TemporaryDirectory(prefix="localtypes-verify-") as folder:
+        root = Path(folder) / "project"
+        written: Dict[str, str] = {relative: source}
+        for name, text in context.items():
+            written.setdefault(_relative(name), text)
+        paths: List[str] = []
+        for name, text in written.items():
+            file = root / name
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(text, encoding="utf-8")
+            paths.append(str(file))
+        target = VerifyFile(
+            path=str((root / relative).resolve()),
+            original=source,
+            guesses=result.guesses,
+            options=write_options(settings, threshold),
+            encode=lambda text: text.encode("utf-8"),
+            text=result.source,
+            added=result.added,
+        )
+        checker = Checker(root, paths, Path(folder) / "cache", python=sys.executable)
+        stats = verify([target], checker)
+    return target.text, target.added, stats
+
+
+def _relative(name: str) -> str:
+    """A safe relative path for a module name given by a client."""
+    parts = [p for p in Path(name.replace("\\", "/")).parts if p not in ("", ".", "..", "/")]
+    cleaned = os.path.join(*parts) if parts else "module.py"
+    return cleaned if cleaned.endswith((".py", ".pyi")) else cleaned + ".py"

@@ -1,0 +1,215 @@
+"""``--verify`` with the real checker (mypy, in process) on real files.
+
+The stage is driven with hand-made guesses (so that a wrong first guess is certain), then
+the whole command runs with the real model: the annotations it leaves add no mypy error
+that the project did not have.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import pytest
+
+pytest.importorskip("mypy", reason="the verify extra (mypy) is not installed")
+
+from localtypes.analysis.extract import extract
+from localtypes.analysis.slots import SlotKind
+from localtypes.cli import main
+from localtypes.edit.plan import SlotGuess, WriteOptions
+from localtypes.edit.rounds import write
+from localtypes.verify.checker import Checker, Diagnostic, mypy_config
+from localtypes.verify.stage import VerifyFile, _line_map, verify
+
+OPTIONS = WriteOptions(0.7, frozenset({SlotKind.PARAM, SlotKind.RETURN}), (3, 11))
+
+
+def _project(tmp_path: Path, files: Dict[str, str]) -> Path:
+    root = tmp_path / "project"
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def _target(path: Path, guesses: Dict[str, Sequence[Tuple[str, float]]]) -> VerifyFile:
+    """A file annotated with these ranked guesses (by qualname; ``f->`` for a return)."""
+    source = path.read_text(encoding="utf-8")
+    candidates: List[SlotGuess] = []
+    for slot in extract(source).slots:
+        key = slot.qualname + ("->" if slot.kind is SlotKind.RETURN else "")
+        if key in guesses:
+            (label, confidence), *rest = guesses[key]
+            candidates.append(SlotGuess(slot, label, confidence, tuple(rest)))
+    result = write(source, candidates, OPTIONS, filename=str(path))
+    return VerifyFile(
+        str(path.resolve()),
+        source,
+        tuple(candidates),
+        OPTIONS,
+        lambda text: text.encode("utf-8"),
+        text=result.source,
+        added=result.added,
+    )
+
+
+def _errors(checker: Checker, target: VerifyFile) -> List[Diagnostic]:
+    return checker.check({target.path: target.text.encode("utf-8")}, "annotated")
+
+
+def test_a_wrong_annotation_is_replaced_by_the_next_guess_that_adds_no_error(
+    tmp_path: Path,
+) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/shop.py": """\
+                def label(price):
+                    return "EUR " + format(price)
+                """,
+            # callers in another module: the cheap checks do not see them
+            "pkg/app.py": """\
+                from pkg.shop import label
+
+                print(label(3), label(sum([1.5, 2.0])))
+                """,
+        },
+    )
+    path = root / "pkg" / "shop.py"
+    # "str" is what the model is sure of, and wrong: callers pass numbers
+    target = _target(path, {"label.price": [("str", 0.75), ("float", 0.22)]})
+    assert "price: str" in target.text
+    checker = Checker(root, [str(p) for p in root.rglob("*.py")], tmp_path / "cache")
+    stats = verify([target], checker)
+    assert "price: float" in target.text  # 0.22 / (1 - 0.75) = 0.88 clears 0.7
+    assert (stats.replaced, stats.dropped, stats.remaining) == (1, 0, 0)
+    assert _errors(checker, target) == checker.check({}, "baseline") == []
+
+
+def test_an_annotation_with_no_good_guess_is_dropped_and_old_errors_do_not_count(
+    tmp_path: Path,
+) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "tz.py": """\
+                from datetime import datetime, timedelta, tzinfo
+
+
+                class Zone(tzinfo):
+                    def utcoffset(self, dt):
+                        return timedelta(0)
+
+                    def tzname(self, dt):
+                        return "Z"
+
+                    def dst(self, dt):
+                        return None
+
+
+                def broken():
+                    return 1 + ""  # an error the project already has
+
+
+                def stamp(moment):
+                    return moment.isoformat()
+                """,
+            "use.py": "from tz import Zone, stamp\n\nstamp(Zone())\n",
+        },
+    )
+    path = root / "tz.py"
+    target = _target(
+        path,
+        {
+            "Zone.tzname.dt": [("datetime.datetime | None", 0.9)],
+            "stamp.moment": [("datetime.datetime", 0.9)],  # but a Zone is passed
+            "stamp->": [("str", 0.95)],
+        },
+    )
+    checker = Checker(root, [str(path), str(root / "use.py")], tmp_path / "cache")
+    baseline = checker.check({}, "baseline")
+    assert [d.code for d in baseline] == ["operator"]
+    stats = verify([target], checker)
+    assert "dt: datetime | None" in target.text
+    assert "moment:" not in target.text and "-> str" in target.text
+    assert (stats.replaced, stats.dropped, stats.remaining) == (0, 1, 0)
+    assert _errors(checker, target) == baseline
+
+
+def test_errors_in_other_modules_implicate_the_callee(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "lib.py": "def scale(factor):\n    return factor * 2\n",
+            "app.py": "from lib import scale\n\nprint(scale(1.5))\n",
+        },
+    )
+    target = _target(root / "lib.py", {"scale.factor": [("int", 0.9), ("float", 0.05)]})
+    checker = Checker(root, [str(p) for p in root.glob("*.py")], tmp_path / "cache")
+    assert [d.path for d in _errors(checker, target)] == [str((root / "app.py").resolve())]
+    stats = verify([target], checker)
+    assert "factor" not in target.added[0].slot.name if target.added else True
+    assert stats.dropped == 1 and _errors(checker, target) == []
+
+
+def test_the_projects_own_configuration_applies(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "setup.cfg": "[mypy]\ndisallow_untyped_defs = True\n",
+            "m.py": "def f(x):\n    return x\n",
+        },
+    )
+    assert mypy_config(root) == root / "setup.cfg"
+    checker = Checker(root, [str(root / "m.py")], tmp_path / "cache")
+    assert [d.code for d in checker.check({}, "baseline")] == ["no-untyped-def"]
+
+
+def test_line_map_follows_added_import_lines() -> None:
+    old = "import os\ndef f(x):\n    return x\n"
+    new = "import os\nfrom typing import Any\ndef f(x: int) -> int:\n    return x\n"
+    assert _line_map(old, new) == {1: 1, 2: None, 3: 2, 4: 3}
+
+
+@pytest.mark.slow
+def test_annotate_verify_leaves_no_new_error_and_a_rerun_is_cached(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.localtypes]\nverify = true\n",
+            "pkg/__init__.py": "",
+            "pkg/inventory.py": (Path(__file__).parents[2] / "examples/inventory.py").read_text(),
+        },
+    )
+    path = root / "pkg" / "inventory.py"
+    original = path.read_text()
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["annotate", str(root / "pkg")], out, err)
+    assert code == 0, err.getvalue()
+    assert "The type checker replaced" in err.getvalue()
+    assert path.read_text() != original
+    checker = Checker(root, [str(p) for p in (root / "pkg").glob("*.py")], tmp_path / "c2")
+    before = checker.check({str(path): original.encode()}, "baseline")
+    after = checker.check({}, "annotated")
+    assert len(after) <= len(before)
+
+
+def test_verify_without_mypy_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mypy" else real(name, *a)
+    )
+    (tmp_path / "m.py").write_text("def f(x=1):\n    return x\n")
+    err = io.StringIO()
+    assert main(["annotate", "--verify", str(tmp_path / "m.py")], io.StringIO(), err) == 2
+    assert "localtypes[verify]" in err.getvalue()
+    assert (tmp_path / "m.py").read_text() == "def f(x=1):\n    return x\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.slots import ModuleInfo, Slot
@@ -104,6 +104,8 @@ class AnnotateResult:
     # Every slot of the source given with the model's ranked guesses (the last pass's):
     # what ``localtypes.verify`` chooses again from.
     guesses: Tuple[SlotGuess, ...] = field(default=(), compare=False, repr=False)
+    # With ``verify``: what the type checker did ("replaced", "dropped", "remaining").
+    checker: Optional[Dict[str, int]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON document of ``POST /annotate``."""
@@ -130,6 +132,7 @@ class AnnotateResult:
                 }
                 for item in self.skipped
             ],
+            **({} if self.checker is None else {"checker": dict(self.checker)}),
         }
 
 
@@ -151,6 +154,7 @@ def annotate(
     *,
     settings: Optional[Settings] = None,
     predictor: Optional[Predictor] = None,
+    context: Optional[Mapping[str, str]] = None,
 ) -> AnnotateResult:
     """Write the model's confident predictions into ``source`` as annotations.
 
@@ -159,6 +163,11 @@ def annotate(
     resolve in the module are written; the edit passes the safety checks or nothing is
     returned. Raises ``SourceError`` for source that does not parse, and
     ``UnsafeEditError`` (a bug) when an edit fails the checks. Idempotent.
+
+    With ``settings.verify``, mypy checks the module (``path``, default ``module.py``)
+    with ``context`` (other modules of its project: relative path -> source) against the
+    module as given, and annotations that add an error get their next guess or none
+    (``localtypes.verify``); raises ``VerifyUnavailable`` when mypy is not installed.
     """
     settings = settings or Settings()
     predictor = predictor or default_predictor(settings.model)
@@ -190,7 +199,7 @@ def annotate(
         return guesses
 
     result = write_rounds(source, guess, options, filename=path or "<unknown>")
-    return AnnotateResult(
+    annotated = AnnotateResult(
         model=predictor.info,
         path=path,
         source=result.source,
@@ -199,3 +208,8 @@ def annotate(
         skipped=result.skipped,
         guesses=tuple(last.values()),
     )
+    if not settings.verify:
+        return annotated
+    from localtypes.verify.run import verify_result
+
+    return verify_result(annotated, source, context or {}, options)

@@ -6,6 +6,7 @@ The runner prints nothing itself: the ``Report`` it is given says it all.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Sequence
 
@@ -40,7 +41,9 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
         from localtypes.verify import require_checker
 
         require_checker()  # a usage error, before any file
-    options = Options(settings, mode, str(cache.folder) if cache else None, hold=settings.verify)
+    # --verify: the workers annotate each file (verify off) and hold it; _verify checks them
+    work = replace(settings, verify=False) if settings.verify else settings
+    options = Options(work, mode, str(cache.folder) if cache else None, hold=settings.verify)
     report.header(store, settings.target_version, len(files), root)
     with report.progress(len(files)):
         misses: List[str] = []

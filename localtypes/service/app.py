@@ -56,7 +56,17 @@ REQUEST_ID_HEADER = "X-Request-Id"
 
 # The settings each model endpoint takes from its request (query string or JSON body).
 _PREDICT_OPTIONS = ("top_k",)
-_ANNOTATE_OPTIONS = ("min_confidence", "kinds", "target_version")
+_ANNOTATE_OPTIONS = ("min_confidence", "kinds", "target_version", "verify")
+def _require_checker() -> None:
+    """``"verify": true`` needs mypy (the verify extra): a 400 that says so, before any work."""
+    from localtypes.verify import VerifyUnavailable, require_checker
+
+    try:
+        require_checker()
+    except VerifyUnavailable as exc:
+        raise HTTPError(400, str(exc)) from None
+
+
 _WARMUP_SOURCE = (
     "import os\n\n"
     "class Greeter:\n"
@@ -244,6 +254,8 @@ class App:
     def _annotate(self, environ: WSGIEnvironment) -> Reply:
         request = read_request(environ, _ANNOTATE_OPTIONS, self.settings.max_body_bytes)
         settings = dataclasses.replace(self.settings, **request.options)
+        if settings.verify:
+            _require_checker()
         predictor = self._predictor()
 
         def work() -> Dict[str, Any]:

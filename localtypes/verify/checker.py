@@ -105,6 +105,7 @@ class Checker:
         files: Sequence[str],
         cache_base: Path,
         python: Optional[str] = None,
+        key: Optional[str] = None,
     ) -> None:
         import mypy.version
 
@@ -112,7 +113,9 @@ class Checker:
         self.files = sorted({str(Path(f).resolve()) for f in files})
         self.python = python or project_python(self.root)
         self.config = mypy_config(self.root)
-        key = "\0".join([str(self.root), self.python, str(self.config), mypy.version.__version__])
+        # ``key`` names the mirrors and their cache in place of the root (a temporary root)
+        parts = [key or str(self.root), self.python, str(self.config), mypy.version.__version__]
+        key = "\0".join(parts)
         self.cache_dir = cache_base / hashlib.sha256(key.encode()).hexdigest()[:20]
         self.runs = 0
 
@@ -139,10 +142,9 @@ class Checker:
 
         given: Dict[str, bytes] = {str(Path(p).resolve()): t for p, t in texts.items()}
         folder = self.cache_dir / tree
-        mirror = folder / "src"
-        mirrored = self._mirror(mirror, given)
         sink = io.StringIO()
-        with _LOCK:
+        with _LOCK:  # the mirrors too: two calls may share them (the service)
+            mirrored = self._mirror(folder / "src", given)
             try:
                 sources, options = process_options(
                     self._arguments(folder, sorted(mirrored)), stdout=sink, stderr=sink

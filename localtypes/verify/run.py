@@ -130,17 +130,16 @@ class _cache_folder:
             self.temporary.cleanup()
 
 
-def verify_sources(
-    path: str,
-    source: str,
-    result: AnnotateResult,
-    context: Mapping[str, str],
-    settings: Settings,
-    threshold: float,
-) -> Tuple[str, Tuple[Added, ...], VerifyStats]:
-    """Verify one annotated module with its context (other modules by relative path), in a
-    temporary folder: the final text, what it adds, and what the checker did."""
-    relative = _relative(path or "module.py")
+def verify_result(
+    result: AnnotateResult, source: str, context: Mapping[str, str], options: WriteOptions
+) -> AnnotateResult:
+    """``annotate``'s result for one module, verified with its context (other modules by
+    relative path) in a temporary project: mypy's incremental cache of the standard
+    library is kept in localtypes' cache folder across calls."""
+    from localtypes.api import AnnotateResult
+    from localtypes.edit.plan import Reason, Rejection
+
+    relative = _relative(result.path or "module.py")
     with tempfile.TemporaryDirectory(prefix="localtypes-verify-") as folder:
         root = Path(folder) / "project"
         written: Dict[str, str] = {relative: source}
@@ -156,14 +155,40 @@ def verify_sources(
             path=str((root / relative).resolve()),
             original=source,
             guesses=result.guesses,
-            options=write_options(settings, threshold),
+            options=options,
             encode=lambda text: text.encode("utf-8"),
             text=result.source,
             added=result.added,
         )
-        checker = Checker(root, paths, Path(folder) / "cache", python=sys.executable)
+        checker = Checker(root, paths, _service_cache(), python=sys.executable, key="one-module")
         stats = verify([target], checker)
-    return target.text, target.added, stats
+    kept = {item.slot.key for item in target.added}
+    dropped = tuple(
+        Rejection(item.slot, Reason.CHECKER, item.label, item.confidence)
+        for item in result.added
+        if item.slot.key not in kept
+    )
+    return AnnotateResult(
+        model=result.model,
+        path=result.path,
+        source=target.text,
+        changed=target.text != source,
+        added=target.added,
+        skipped=result.skipped + dropped,
+        guesses=result.guesses,
+        checker={
+            "replaced": stats.replaced,
+            "dropped": stats.dropped,
+            "remaining": stats.remaining,
+        },
+    )
+
+
+def _service_cache() -> Path:
+    from localtypes.run.cache import default_cache_dir
+
+    configured = os.environ.get("LOCALTYPES_CACHE_DIR")
+    return (Path(configured) if configured else default_cache_dir()) / "verify"
 
 
 def _relative(name: str) -> str:

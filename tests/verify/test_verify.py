@@ -213,3 +213,28 @@ def test_verify_without_mypy_is_a_usage_error(
     assert main(["annotate", "--verify", str(tmp_path / "m.py")], io.StringIO(), err) == 2
     assert "localtypes[verify]" in err.getvalue()
     assert (tmp_path / "m.py").read_text() == "def f(x=1):\n    return x\n"
+
+
+@pytest.mark.slow
+def test_post_annotate_with_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from serving import running, test_settings
+
+    monkeypatch.setenv("LOCALTYPES_CACHE_DIR", str(tmp_path / "cache"))
+    source = (Path(__file__).parents[2] / "examples/inventory.py").read_text()
+    with running(test_settings()) as served:
+        plain = served.request("/annotate", source.encode(), content_type="text/x-python")
+        body = json.dumps({"source": source, "path": "shop/inventory.py", "verify": True})
+        checked = served.request("/annotate", body.encode(), content_type="application/json")
+        query = served.request(
+            "/annotate?verify=yes", source.encode(), content_type="text/x-python"
+        )
+    assert plain.status == checked.status == query.status == 200
+    assert "checker" not in plain.json()
+    document = checked.json()
+    assert set(document["checker"]) == {"replaced", "dropped", "remaining"}
+    assert document["checker"]["remaining"] == 0
+    dropped = [s for s in document["skipped"] if s["reason"] == "checker-error"]
+    assert len(document["added"]) + len(dropped) >= len(plain.json()["added"]) - 1
+    assert query.json()["checker"] == document["checker"]

@@ -1,13 +1,17 @@
-"""The core API: ``predict`` and ``annotate``. The CLI and the HTTP app call only these."""
+"""The core API: ``predict`` and ``annotate``. The CLI and the HTTP app call only these.
+
+``check_annotated`` holds an annotated output from elsewhere (a cache entry) to the
+checks ``annotate`` passes its own outputs through.
+"""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from localtypes.analysis.extract import extract
-from localtypes.analysis.slots import ModuleInfo, Slot
+from localtypes.analysis.slots import ModuleInfo, Slot, SlotKind
 from localtypes.edit.plan import Added, Rejection, SlotGuess, WriteOptions
 from localtypes.edit.rounds import write_rounds
 from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
@@ -213,3 +217,23 @@ def annotate(
     from localtypes.verify.run import verify_result
 
     return verify_result(annotated, source, context or {}, options)
+
+
+def check_annotated(
+    original: str,
+    new: str,
+    path: Optional[str] = None,
+    *,
+    kinds: Optional[Iterable[SlotKind]] = None,
+) -> Dict[str, int]:
+    """Raise ``UnsafeEditError`` unless ``new`` is ``original`` with only what ``annotate``
+    could add: annotations (of ``kinds``, default all) that are plain type expressions and
+    the imports they need, every other character and every comment as it was, and the
+    same safety checks passed. Returns the annotations added by kind (``"param": 2``...).
+
+    For outputs that did not just come from ``annotate`` (the result cache): what was
+    added is worked out from the two texts (``localtypes.edit.recheck``).
+    """
+    from localtypes.edit.recheck import check_output
+
+    return check_output(original, new, path or "<unknown>", kinds)

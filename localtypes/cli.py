@@ -323,4 +323,9 @@ def main(
         # Configuration and the model store are usage errors; a file that fails is not.
         usage = isinstance(exc, LocaltypesError) and not isinstance(exc, SourceError)
         return EXIT_USAGE if usage else EXIT_FAILED
+    except Exception as exc:  # a bug: one line, and never 1 (which --check gives changes)
+        click.echo(
+            f"Error: internal error {type(exc).__name__}: {exc} (please report)", file=streams.err
+        )
+        return EXIT_FAILED
     return int(result) if isinstance(result, int) else 0

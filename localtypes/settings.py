@@ -215,6 +215,9 @@ def _kinds(value: Any) -> FrozenSet[SlotKind]:
 
 
 _VERSION = re.compile(r"^(?:py)?(\d)\.?(\d{1,2})$")
+# The newest Python release this localtypes knows (or the running one, if newer): a target
+# version past it names a Python that does not exist (``--target-version 3.99``).
+NEWEST_PYTHON = (3, 14)
 
 
 def parse_target_version(value: Any) -> Optional[Tuple[int, int]]:
@@ -228,8 +231,11 @@ def parse_target_version(value: Any) -> Optional[Tuple[int, int]]:
         if not match:
             raise ValueError(f"expected a version like 3.9 or py39, got {value!r}")
         major, minor = int(match.group(1)), int(match.group(2))
-    if major != 3 or minor < 7:
-        raise ValueError(f"expected a Python version 3.7 or newer, got {major}.{minor}")
+    newest = max(NEWEST_PYTHON, (sys.version_info[0], sys.version_info[1]))
+    if major != 3 or not 7 <= minor <= newest[1]:
+        raise ValueError(
+            f"expected a Python version from 3.7 to {newest[0]}.{newest[1]}, got {major}.{minor}"
+        )
     return (major, minor)
 
 
@@ -334,6 +340,10 @@ def _read_toml(path: Path) -> Dict[str, Any]:
             return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8
+        raise ConfigError(
+            f"{path}: cannot read (not UTF-8: {exc.reason} at byte {exc.start})"
+        ) from None
 
 
 _SPEC = re.compile(r"^\s*(>=|~=|==|>|===)\s*(\d+)(?:\.(\d+))?")

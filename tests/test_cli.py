@@ -9,6 +9,8 @@ import ast
 import io
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from terminal import Terminal
 
 from localtypes.cli import main
 from localtypes.model.predictor import Predictor
+from localtypes.run.cache import Cache, CacheEntry, sha256_bytes
 from localtypes.settings import MAX_TOP_K, Settings
 
 
@@ -94,6 +97,7 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
         ["annotate", "missing.py"],
         ["annotate", ".", "--kinds", "params"],
         ["annotate", ".", "--target-version", "2.7"],
+        ["annotate", ".", "--target-version", "3.99"],
         ["annotate", ".", "--jobs", "0"],
         ["annotate", ".", "--min-confidence", "1.5"],
         ["predict"],
@@ -423,3 +427,194 @@ def test_progress_bar_on_a_terminal_only_and_silenced_by_quiet(
     assert quiet.getvalue() == ""
     code, _, err = run(["annotate", "--check", "-j", "1", "pkg"])  # not a terminal
     assert "annotating" not in err
+
+
+# --- what a run must never do: write what it did not check, crash, drop a user's edit ----
+
+
+def cache_key_folder(root: Path) -> Path:
+    """The cache's folder for the default settings, made by a --check run."""
+    assert run(["annotate", "--check", "-j", "1", "pkg"])[0] == 1
+    (folder,) = (root / "cache" / "v1").iterdir()
+    return folder
+
+
+PAYLOAD = "\nimport os; os.system('touch /tmp/localtypes-owned')\n"
+
+
+def test_a_planted_entry_in_ones_own_cache_is_not_written(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    files = make_project(tmp_path, greeter_source)
+    key_folder = cache_key_folder(tmp_path)
+    planted = (greeter_source + PAYLOAD).encode()
+    Cache(key_folder).put(
+        sha256_bytes(greeter_source.encode()), CacheEntry(planted, (("param", 1),), 0)
+    )
+    code, _, err = run(["annotate", "-j", "1", "pkg"])
+    assert code == 0, err
+    new = files["mod0.py"].read_text("utf-8")
+    assert "os.system" not in new and new != greeter_source  # annotated afresh
+
+
+def test_a_cache_folder_others_may_write_to_is_refused_with_a_warning(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    files = make_project(tmp_path, greeter_source)
+    key_folder = cache_key_folder(tmp_path)
+    planted = (greeter_source + PAYLOAD).encode()
+    Cache(key_folder).put(
+        sha256_bytes(greeter_source.encode()), CacheEntry(planted, (("param", 1),), 0)
+    )
+    os.chmod(tmp_path / "cache", 0o777)  # as a shared cache-dir such as /tmp/lt-cache would be
+    code, _, err = run(["annotate", "-j", "1", "pkg"])
+    assert code == 0, err
+    assert f"warning: the cache folder {tmp_path / 'cache'} is writable by others" in err
+    assert "os.system" not in files["mod0.py"].read_text("utf-8")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a folder of another owner needs root to make")
+def test_a_cache_folder_made_by_another_user_is_refused_with_a_warning(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    """The attack: another user makes the shared cache folder first, with an entry for the
+    victim's file whose output runs code; the victim's run must not write it."""
+    files = make_project(tmp_path, greeter_source)
+    key_folder = cache_key_folder(tmp_path)
+    planted = (greeter_source + PAYLOAD).encode()
+    Cache(key_folder).put(
+        sha256_bytes(greeter_source.encode()), CacheEntry(planted, (("param", 1),), 0)
+    )
+    for path in [tmp_path / "cache", *(tmp_path / "cache").rglob("*")]:
+        os.chown(path, 65534, 65534)  # the attacker's, with modes the attacker chose
+    code, _, err = run(["annotate", "-j", "1", "pkg"])
+    assert code == 0, err
+    assert "is owned by someone else (uid 65534)" in err and "the cache is not used" in err
+    new = files["mod0.py"].read_text("utf-8")
+    assert "os.system" not in new and new != greeter_source
+
+
+def test_a_read_only_file_is_named_and_left_alone(tmp_path: Path, greeter_source: str) -> None:
+    files = make_project(tmp_path, greeter_source, copies=2)
+    os.chmod(files["mod0.py"], 0o444)
+    code, _, err = run(["annotate", "-j", "1", "pkg"])
+    assert code == 123
+    assert "error: cannot annotate pkg/mod0.py: read-only" in err
+    assert files["mod0.py"].read_text("utf-8") == greeter_source
+    assert stat.S_IMODE(files["mod0.py"].stat().st_mode) == 0o444
+    assert files["mod1.py"].read_text("utf-8") != greeter_source  # the others go on
+
+
+def test_a_hard_linked_file_is_named_and_its_links_kept(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    files = make_project(tmp_path, greeter_source)
+    os.link(files["mod0.py"], tmp_path / "elsewhere.py")
+    code, _, err = run(["annotate", "-j", "1", "pkg"])
+    assert code == 123
+    assert "pkg/mod0.py: has 2 hard links" in err
+    assert os.path.samefile(files["mod0.py"], tmp_path / "elsewhere.py")
+    assert files["mod0.py"].read_text("utf-8") == greeter_source
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file of another owner needs root to make")
+def test_root_keeps_the_owner_and_group_of_the_files_it_annotates(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    files = make_project(tmp_path, greeter_source)
+    os.chown(files["mod0.py"], 65534, 65534)
+    code, _, err = run(["annotate", "-j", "1", "pkg"])
+    assert code == 0, err
+    info = files["mod0.py"].stat()
+    assert (info.st_uid, info.st_gid) == (65534, 65534)
+    assert files["mod0.py"].read_text("utf-8") != greeter_source
+
+
+@pytest.mark.parametrize("header", [b"[1]", b"[" * 100_000, b"null", b'{"format": 1}'])
+def test_a_damaged_cache_header_is_a_miss_not_a_crash(
+    tmp_path: Path, greeter_source: str, header: bytes
+) -> None:
+    make_project(tmp_path, greeter_source)
+    key_folder = cache_key_folder(tmp_path)
+    for entry in key_folder.rglob("*"):
+        if entry.is_file():
+            entry.write_bytes(header + b"\n")
+    code, _, err = run(["annotate", "-j", "1", "--check", "pkg"])
+    assert code == 1, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def broken_store(tmp_path: Path, model_dir: Path, damage: str) -> Path:
+    """A copy of the bundled store, damaged as ``damage`` says."""
+    from localtypes.model.store import MANIFEST, sha256_of
+
+    store = tmp_path / f"store-{damage}"
+    shutil.copytree(model_dir, store)
+    manifest = json.loads((store / MANIFEST).read_text("utf-8"))
+    if damage == "no-vocab-checksum":
+        del manifest["files"]["vocab.json"]
+        (store / "vocab.json").write_text("[1, 2", "utf-8")  # read, never verified
+    elif damage == "invalid-model":
+        (store / "model.onnx").write_bytes(b"not an onnx model")
+        manifest["files"]["model.onnx"] = sha256_of(store / "model.onnx")
+    elif damage == "invalid-vocab":
+        (store / "vocab.json").write_text('{"labels": 3}', "utf-8")
+        manifest["files"]["vocab.json"] = sha256_of(store / "vocab.json")
+    elif damage == "path-outside":
+        outside = tmp_path / "outside.bin"
+        outside.write_bytes(b"x")
+        manifest["files"]["../outside.bin"] = sha256_of(outside)
+    (store / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    return store
+
+
+@pytest.mark.parametrize(
+    "damage", ["no-vocab-checksum", "invalid-model", "invalid-vocab", "path-outside"]
+)
+@pytest.mark.parametrize("command", ["annotate", "annotate -j 2", "predict", "model"])
+def test_a_damaged_model_store_is_one_line_and_exit_2(
+    tmp_path: Path, greeter_source: str, model_dir: Path, damage: str, command: str
+) -> None:
+    make_project(tmp_path, greeter_source, copies=2)
+    store = broken_store(tmp_path, model_dir, damage)
+    args = {
+        "annotate": ["annotate", "--no-cache", "-j", "1", "pkg"],
+        "annotate -j 2": ["annotate", "--no-cache", "-j", "2", "pkg"],
+        "predict": ["predict", "pkg/mod0.py"],
+        "model": ["model"],
+    }[command]
+    code, out, err = run([*args, "--model", str(store)])
+    assert code == 2, err
+    assert out == "" and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and str(store) in lines[0]
+    assert snapshot(tmp_path / "pkg") == {
+        "done.py": ANNOTATED.encode(),
+        "mod0.py": greeter_source.encode(),
+        "mod1.py": greeter_source.encode(),
+    }
+
+
+def test_a_pyproject_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b'[tool.localtypes]\nexclude = ["caf\xe9"]\n')
+    (tmp_path / "a.py").write_text("x = 1\n", "utf-8")
+    code, _, err = run(["annotate", "a.py"])
+    assert code == 2
+    assert "pyproject.toml: cannot read (not UTF-8" in err and "Traceback" not in err
+
+
+def test_diff_of_a_name_with_a_newline_applies_with_git(
+    tmp_path: Path, greeter_source: str
+) -> None:
+    name = "new\nline.py"
+    (tmp_path / name).write_text(greeter_source, "utf-8")
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8")
+    code = main(["annotate", "--diff", "-j", "1", name], stdout, io.StringIO())
+    stdout.flush()
+    assert code == 0
+    assert raw.getvalue().startswith(b'--- "a/new\\nline.py"\n+++ "b/new\\nline.py"\n')
+    subprocess.run(["git", "init", "-q"], check=True, cwd=tmp_path)
+    applied = subprocess.run(["git", "apply", "-"], input=raw.getvalue(), cwd=tmp_path)
+    assert applied.returncode == 0
+    assert (tmp_path / name).read_text("utf-8") != greeter_source

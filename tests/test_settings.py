@@ -15,6 +15,7 @@ from localtypes.settings import (
     load_settings,
     lower_bound,
     parse_json_value,
+    parse_target_version,
     parse_text_value,
 )
 
@@ -159,6 +160,23 @@ def test_unreadable_pyproject_is_a_config_error(tmp_path: Path) -> None:
     write_pyproject(tmp_path, "[tool.localtypes\n")
     with pytest.raises(ConfigError, match=r"pyproject\.toml"):
         load_settings(tmp_path, {}, environ={})
+
+
+def test_a_pyproject_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b'[tool.localtypes]\nexclude = ["caf\xe9"]\n')
+    with pytest.raises(ConfigError, match=r"pyproject\.toml: cannot read \(not UTF-8"):
+        load_settings(tmp_path, {}, environ={})
+
+
+@pytest.mark.parametrize("value", ["3.99", "3.15", "py399", "4.0", "3.6"])
+def test_a_target_version_python_does_not_have_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match=re.escape("expected a Python version from 3.7 to 3.1")):
+        parse_target_version(value)
+
+
+@pytest.mark.parametrize("value", ["3.7", "3.14", "py314", f"3.{sys.version_info[1]}"])
+def test_every_python_there_is_is_a_target(value: str) -> None:
+    assert parse_target_version(value) == (3, int(value.replace("py3", "3.").split(".")[1]))
 
 
 def test_settings_are_frozen() -> None:

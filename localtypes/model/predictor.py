@@ -7,15 +7,17 @@ one onnxruntime session per process, shared by all threads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Protocol, Tuple
 
 import numpy as np
 
 from localtypes.analysis.slots import ExtractedModule
+from localtypes.errors import ModelStoreError
 from localtypes.model.encode import Encoder
 from localtypes.model.store import ModelStore, load_store
 
@@ -84,8 +86,9 @@ class OnnxPredictor:
         import onnxruntime  # imported here so that `localtypes --help` stays instant
 
         self.store = store
-        vocab = json.loads(store.file("vocab.json").read_text(encoding="utf-8"))
-        self.encoder = Encoder.from_vocab(vocab)
+        with _loading(store, "vocab.json"):
+            vocab = json.loads(store.file("vocab.json").read_text(encoding="utf-8"))
+            self.encoder = Encoder.from_vocab(vocab)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
@@ -97,9 +100,10 @@ class OnnxPredictor:
         # without it, yet whole annotate runs showed no steady gain from it (5% faster with
         # one job, 3% slower with two, within this machine's noise): it stays off.
         options.enable_cpu_mem_arena = False
-        self.session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
-            str(store.file("model.onnx")), options, providers=["CPUExecutionProvider"]
-        )
+        with _loading(store, "model.onnx"):
+            self.session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
+                str(store.file("model.onnx")), options, providers=["CPUExecutionProvider"]
+            )
         self.temperature = float(store.manifest.get("temperature", 1.0))
         self._info = ModelInfo.of_store(store)
 
@@ -114,6 +118,19 @@ class OnnxPredictor:
         batch = self.encoder.encode(module)
         (logits,) = self.session.run(["logits"], batch.inputs())
         return self.encoder.decode(batch, np.asarray(logits) / self.temperature, top_k)
+
+
+@contextlib.contextmanager
+def _loading(store: ModelStore, name: str) -> Iterator[None]:
+    """Turn a failure to load one file of a verified store into a ``ModelStoreError``
+    (a checksum says the file is the one the manifest lists, not that it is valid)."""
+    try:
+        yield
+    except Exception as exc:
+        raise ModelStoreError(
+            f"{store.file(name)}: cannot be loaded ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:300]}); the store is damaged"
+        ) from None
 
 
 _default: Optional[Predictor] = None

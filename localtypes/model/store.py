@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional
 
 from localtypes.errors import ModelStoreError
@@ -21,6 +21,8 @@ FORMAT_VERSION = 1
 DEFAULT_MODEL_NAME = "localtypes-small"
 MODEL_ENV = "LOCALTYPES_MODEL"
 MANIFEST = "manifest.json"
+# Every file the predictor reads: each must have its checksum in the manifest.
+REQUIRED_FILES = ("model.onnx", "vocab.json")
 
 
 @dataclass(frozen=True)
@@ -108,9 +110,28 @@ def load_store(explicit: Optional[str] = None) -> ModelStore:
             f"extracts v{FEATURES_VERSION}; retrain it or use a matching localtypes"
         )
     files = manifest.get("files")
-    if not isinstance(files, dict) or "model.onnx" not in files:
-        raise ModelStoreError(f"{folder / MANIFEST}: no checksums for the model files")
+    missing = [name for name in REQUIRED_FILES if not isinstance(files, dict) or name not in files]
+    if not isinstance(files, dict) or missing:
+        raise ModelStoreError(
+            f"{folder / MANIFEST}: no checksums for the model files (none for "
+            f"{', '.join(missing)}); every file the model reads must be listed"
+        )
+    for key in ("name", "version"):
+        if not isinstance(manifest.get(key), str):
+            raise ModelStoreError(f"{folder / MANIFEST}: no {key} (a string) in the manifest")
+    for key in ("threshold", "temperature"):
+        value = manifest.get(key, 0.5)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ModelStoreError(f"{folder / MANIFEST}: the {key} is not a number")
+    if not isinstance(manifest.get("metrics", {}), dict):
+        raise ModelStoreError(f"{folder / MANIFEST}: the metrics are not an object")
     for name, expected in files.items():
+        if not _inside(name):
+            raise ModelStoreError(
+                f"{folder / MANIFEST}: {name!r} is not a file name inside the store"
+            )
+        if not isinstance(expected, str):
+            raise ModelStoreError(f"{folder / MANIFEST}: the checksum of {name} is not a string")
         path = folder / name
         if not path.is_file():
             raise ModelStoreError(f"{folder}: {name} is missing")
@@ -121,3 +142,16 @@ def load_store(explicit: Optional[str] = None) -> ModelStore:
                 "; the store is damaged or was edited"
             )
     return ModelStore(path=folder, manifest=manifest)
+
+
+def _inside(name: object) -> bool:
+    """Whether a manifest's file name stays in the store: relative, no ``..``, no drive."""
+    if not isinstance(name, str) or not name or "\\" in name or "\0" in name:
+        return False
+    path = PurePosixPath(name)
+    return (
+        bool(path.parts)
+        and not path.is_absolute()
+        and ".." not in path.parts
+        and ":" not in path.parts[0]
+    )

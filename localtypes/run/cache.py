@@ -5,12 +5,20 @@ else that decides the output (localtypes version, model checksum, threshold, kin
 target version). It says either "these bytes are final" or "these bytes become those
 bytes", with the counts the summary needs. Entries are written atomically; an entry that
 cannot be read or does not check out is treated as missing, never as an error.
+
+An entry can say to write any bytes into a file, so the cache is used only from folders
+that no one else can write: ``Cache.open`` creates its folders for the user alone (0700)
+and refuses (``UnsafeCacheError``) a folder that another user owns or may write to, as
+pip and git refuse such folders. The runner also holds every output it reads here to the
+checks a fresh one passes (``localtypes.api.check_annotated``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -44,6 +52,35 @@ class CacheEntry:
         return self.output is not None
 
 
+class UnsafeCacheError(Exception):
+    """A cache folder that someone else owns or may write to: it is not used."""
+
+
+def unsafe_folder(path: Path) -> Optional[str]:
+    """Why another user could plant entries in the existing folder ``path``, or None.
+
+    It must be owned by this user (root's by root) and writable by no one else: neither
+    by all, nor by its group unless that is the user's own group. A symbolic link is
+    judged with its target, and must be this user's too.
+    """
+    try:
+        link = os.lstat(path)
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be checked ({exc.strerror or exc})"
+    me = os.geteuid()
+    for item in (link, info):
+        if item.st_uid != me:
+            return f"is owned by someone else (uid {item.st_uid})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if info.st_mode & stat.S_IWOTH or (info.st_mode & stat.S_IWGRP and info.st_gid != os.getegid()):
+        return f"is writable by others (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
 class Cache:
     """A folder of entries for one settings key."""
 
@@ -52,9 +89,28 @@ class Cache:
 
     @classmethod
     def open(cls, cache_dir: Optional[str], key: str) -> Cache:
-        """The entries for one settings key (``Settings.cache_key``) under ``cache_dir``."""
+        """The entries for one settings key (``Settings.cache_key``) under ``cache_dir``.
+
+        Creates the folders (for this user alone) and raises ``UnsafeCacheError`` when
+        one of them belongs to someone else or others may write to it.
+        """
         base = Path(cache_dir) if cache_dir else default_cache_dir()
-        return cls(base / f"v{FORMAT}" / key)
+        folder = base / f"v{FORMAT}" / key
+        levels = (base, base / f"v{FORMAT}", folder)
+        try:
+            base.parent.mkdir(parents=True, exist_ok=True)
+            for path in levels:
+                path.mkdir(exist_ok=True, mode=0o700)
+        except OSError:
+            pass  # an unwritable cache is only not written (``put``)
+        for path in levels:
+            problem = unsafe_folder(path)
+            if problem is not None:
+                raise UnsafeCacheError(
+                    f"the cache folder {path} {problem}: the cache is not used "
+                    "(make it yours and writable by you alone, or choose another cache-dir)"
+                )
+        return cls(folder)
 
     def _path(self, content_sha: str) -> Path:
         return self.folder / content_sha[:2] / content_sha
@@ -65,7 +121,7 @@ class Cache:
             data = self._path(content_sha).read_bytes()
             header, _, output = data.partition(b"\n")
             meta = json.loads(header)
-            if meta.get("format") != FORMAT:
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 return None
             added = tuple((str(kind), int(count)) for kind, count in meta["added"])
             below = int(meta["below"])
@@ -74,8 +130,8 @@ class Cache:
             if sha256_bytes(output) != meta["output_sha256"]:
                 return None  # truncated or edited: recompute
             return CacheEntry(output, added, below)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None  # RecursionError: a header of nested brackets
 
     def put(self, content_sha: str, entry: CacheEntry) -> None:
         """Store an entry atomically; a cache that cannot be written is silently skipped."""
@@ -88,7 +144,7 @@ class Cache:
         data = json.dumps(meta).encode("utf-8") + b"\n" + (entry.output or b"")
         path = self._path(content_sha)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             atomic_write(path, data, fsync=False)  # a lost entry is only recomputed
         except OSError:
             pass

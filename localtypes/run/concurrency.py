@@ -2,12 +2,18 @@
 
 Each worker process loads the model once (in its initializer) and then reads, annotates,
 writes and caches whole files by itself, sending back only a small ``FileOutcome``.
+
+Ctrl-C reaches every process of the terminal's group: the workers start with SIGINT
+blocked (so that none dies of it, with a traceback, while it starts), then take it only
+while working on a file (a file being written is finished first: it is left old or new,
+with no temporary file); the main process stops the pool and the command exits with 130.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import signal
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence
@@ -93,13 +99,31 @@ def _in_process(paths: Sequence[str], options: Options) -> Iterator[FileOutcome]
 # --- worker processes --------------------------------------------------------------------
 
 _worker_predictor: Optional[Predictor] = None
+_worker_error: Optional[str] = None  # why the model could not be loaded
+_working = False  # whether Ctrl-C interrupts this worker now
 
 
 def _init_worker(model: Optional[str], parent: int) -> None:
-    """Load the model once per worker process; leave when the parent dies."""
-    global _worker_predictor
+    """Load the model once per worker process; leave when the parent dies.
+
+    A model that cannot be loaded is not raised here (the pool would log a traceback):
+    every file then fails with the reason, and the main process, which loads the same
+    model, stops the run with it.
+    """
+    global _worker_predictor, _worker_error
     _watch_parent(parent)
-    _worker_predictor = _load_predictor(model)
+    signal.signal(signal.SIGINT, _on_interrupt)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the feeder
+    try:
+        _worker_predictor = _load_predictor(model)
+    except Exception as exc:
+        _worker_error = str(exc) or type(exc).__name__
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C in a worker: stop the file at hand; between files, the parent decides."""
+    if _working:
+        raise KeyboardInterrupt
 
 
 def _watch_parent(parent: int) -> None:
@@ -116,8 +140,16 @@ def _watch_parent(parent: int) -> None:
 
 
 def _work(path: str, options: Options) -> FileOutcome:
-    assert _worker_predictor is not None, "worker not initialised"
-    return annotate_file(path, options, _worker_predictor)
+    global _working
+    if _worker_predictor is None:
+        return FileOutcome.failure(path, f"cannot load the model: {_worker_error}")
+    _working = True
+    try:
+        return annotate_file(path, options, _worker_predictor)
+    except KeyboardInterrupt:
+        return FileOutcome.failure(path, "interrupted (Ctrl-C)")
+    finally:
+        _working = False
 
 
 def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[FileOutcome]:
@@ -149,6 +181,8 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
     finished: queue.SimpleQueue[Optional[FileOutcome]] = queue.SimpleQueue()
 
     def feed() -> None:
+        # The workers, started from this thread, inherit its signal mask: see the top.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         running: Dict[Future[FileOutcome], str] = {}
         submitting = True
         try:
@@ -196,7 +230,7 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
 def _outcome(future: Future[FileOutcome], path: str) -> FileOutcome:
     try:
         return future.result()
-    except Exception as exc:  # a worker died (killed, out of memory)
+    except BaseException as exc:  # a worker died (killed, out of memory), or was cancelled
         return FileOutcome.failure(path, f"worker failed: {type(exc).__name__}: {exc}")
 
 

@@ -57,13 +57,12 @@ class _Ignores:
     specs: List[Tuple[Path, pathspec.GitIgnoreSpec]] = field(default_factory=list)
 
     def with_folder(self, folder: Path) -> _Ignores:
+        """These and ``folder``'s .gitignore; ``OSError`` when it cannot be read (walking
+        the folder without it would take files the user ignores)."""
         gitignore = folder / ".gitignore"
         if not gitignore.is_file():
             return self
-        try:
-            lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return self
+        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
         return _Ignores([*self.specs, (folder, pathspec.GitIgnoreSpec.from_lines(lines))])
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
@@ -123,26 +122,36 @@ class Walker:
     def _walk(
         self, folder: Path, ignores: _Ignores, problems: List[Tuple[str, str]]
     ) -> Iterator[Path]:
-        ignores = ignores.with_folder(folder)
+        # A folder that cannot be read (or searched) is named and left out; the walk goes on.
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            ignores = ignores.with_folder(folder)
         except OSError as exc:
             problems.append((str(folder), f"cannot read the folder: {exc.strerror or exc}"))
             return
         for entry in entries:
             path = Path(entry.path)
-            if entry.is_symlink():
+            try:  # without the folder's search permission, some file systems need a stat
+                link, is_dir = entry.is_symlink(), entry.is_dir()
+            except OSError as exc:
+                problems.append((str(path), f"cannot read: {exc.strerror or exc}"))
+                continue
+            if link:
                 continue  # a link may point out of the tree or loop; never write through one
-            if entry.is_dir():
-                if (
-                    entry.name.startswith(".")
-                    or entry.name in SKIPPED_DIRS
-                    or _is_environment(path)
-                    or ignores.ignored(path, True)
-                    or self.excluded(path, True)
-                ):
+            if is_dir:
+                try:
+                    skipped = (
+                        entry.name.startswith(".")
+                        or entry.name in SKIPPED_DIRS
+                        or ignores.ignored(path, True)
+                        or self.excluded(path, True)
+                        or _is_environment(path)  # looks inside: may be refused
+                    )
+                except OSError as exc:
+                    problems.append((str(path), f"cannot read the folder: {exc.strerror or exc}"))
                     continue
-                yield from self._walk(path, ignores, problems)
+                if not skipped:
+                    yield from self._walk(path, ignores, problems)
             elif (
                 entry.is_file()
                 and self.included(path)
@@ -163,7 +172,12 @@ class Walker:
         for raw in paths:
             path = Path(raw)
             if path.is_dir():
-                found = self._walk(path, self._ignores_above(path), problems)
+                try:
+                    above = self._ignores_above(path)
+                except OSError as exc:
+                    problems.append((raw, f"cannot read a .gitignore: {exc.strerror or exc}"))
+                    continue
+                found = self._walk(path, above, problems)
             elif path.is_file():
                 found = iter(() if self.excluded(path) else (path,))
             else:

@@ -5,6 +5,11 @@ else UTF-8) and its text keeps its line endings exactly, so encoding the text ag
 back the original bytes; new text is encoded with the same encoding and BOM. Writes go to
 a temporary file in the same folder, then ``os.replace``: a reader (or a crash) sees the
 old file or the new one, never a mix; the file's permission bits are kept.
+
+``replace_source`` is how a user's file is written: only a regular file that the user may
+write (and that has a write permission bit: a read-only file is left alone, even for
+root), with one link, whose owner and group the new file can keep, and whose bytes are
+still those that were read; anything else raises ``WriteRefused`` and the file stays.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import codecs
 import contextlib
 import io
 import os
+import signal
 import stat
 import tempfile
+import threading
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, List, Optional
 
 from localtypes.errors import SourceError
 
@@ -104,3 +112,126 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+class WriteRefused(Exception):
+    """A user's file left as it is, and why (read-only, changed meanwhile, ...)."""
+
+
+def write_problem(path: Path, info: os.stat_result) -> Optional[str]:
+    """Why ``path`` (``info`` is its ``os.stat``) must not be replaced; None if it may be.
+
+    A file without any write permission bit is read-only for everyone, root included (as
+    a demanding user expects: ``chmod a-w`` means "leave it alone"). Replacing a file
+    gives the new one the runner's owner and group and breaks its hard links: it may
+    only be replaced where the runner can give it back its own owner and group, and only
+    if it has a single link.
+    """
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file: left as it is"
+    if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return "read-only (no write permission bit is set): left as it is"
+    if not os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        return "not writable by you: left as it is"
+    if info.st_nlink > 1:
+        return (
+            f"has {info.st_nlink} hard links: left as it is "
+            "(replacing it would break them, and writing in place is not all-or-nothing)"
+        )
+    if os.geteuid() != 0:  # root may give a file any owner; others only their own groups
+        if info.st_uid != os.geteuid():
+            return (
+                f"owned by another user (uid {info.st_uid}): left as it is "
+                "(the new file would be yours)"
+            )
+        if info.st_gid != os.getegid() and info.st_gid not in os.getgroups():
+            return f"its group (gid {info.st_gid}) cannot be kept: left as it is"
+    return None
+
+
+def replace_source(path: Path, old: bytes, new: bytes) -> None:
+    """Replace the user's file ``path``, read as ``old``, with ``new``, all or nothing.
+
+    Raises ``WriteRefused`` (the file untouched) when ``write_problem`` says so, or when
+    the file was deleted, replaced or edited since it was read: the check comes last,
+    just before the rename, so an edit saved while the file was annotated is kept (only
+    an edit landing in the microseconds between the check and the rename could be lost).
+    ``OSError`` when the folder cannot be written.
+    """
+    info = _stat_of_existing(path)
+    problem = write_problem(path, info)
+    if problem is not None:
+        raise WriteRefused(problem)
+    with _interrupts_deferred():
+        _replace(path, old, new, info)
+
+
+def _replace(path: Path, old: bytes, new: bytes, info: os.stat_result) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(new)
+            handle.flush()
+            done = os.fstat(handle.fileno())
+            if (done.st_uid, done.st_gid) != (info.st_uid, info.st_gid):
+                try:
+                    os.fchown(handle.fileno(), info.st_uid, info.st_gid)
+                except OSError as exc:
+                    raise WriteRefused(
+                        f"its owner and group ({info.st_uid}:{info.st_gid}) cannot be kept "
+                        f"({exc.strerror or exc}): left as it is"
+                    ) from None
+            os.fchmod(handle.fileno(), stat.S_IMODE(info.st_mode))  # after chown: setgid
+            os.fsync(handle.fileno())  # the rename must not reach the disk before the data
+        _check_unchanged(path, old, info)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C (SIGINT) waits until the file is replaced or left as it was: no temporary
+    file stays behind, whichever bytecode the signal would have interrupted. Only the main
+    thread can handle signals: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: List[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if caught:
+            signal.raise_signal(signal.SIGINT)  # as it would have come, now
+
+
+def _stat_of_existing(path: Path) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        raise WriteRefused("deleted while annotating: not recreated") from None
+
+
+def _check_unchanged(path: Path, old: bytes, info: os.stat_result) -> None:
+    """``WriteRefused`` unless ``path`` is still the file of ``info``, holding ``old``."""
+    try:
+        with open(path, "rb") as handle:
+            now = os.fstat(handle.fileno())
+            data = handle.read(len(old) + 1)
+    except FileNotFoundError:
+        raise WriteRefused("deleted while annotating: not recreated") from None
+    same_file = (now.st_dev, now.st_ino, now.st_mode, now.st_uid, now.st_gid) == (
+        info.st_dev,
+        info.st_ino,
+        info.st_mode,
+        info.st_uid,
+        info.st_gid,
+    )
+    if data != old or not same_file:
+        raise WriteRefused(
+            "changed while annotating: left as it is, with your edit (run again to annotate it)"
+        )

@@ -57,6 +57,7 @@ class FileOutcome:
     diff: Optional[str] = None  # unified diff, only when asked for
     cached: bool = False
     held: Optional[Any] = None  # --verify: annotated, waiting for the checker (verify.run.Held)
+    diff_encoding: Optional[str] = None  # the file's encoding: the diff is printed in it
 
     @classmethod
     def failure(cls, path: str, reason: str) -> FileOutcome:
@@ -147,10 +148,25 @@ class Report:
     def record(self, outcome: FileOutcome) -> None:
         """Count one file's outcome and say what happened to it (its diff on stdout)."""
         if outcome.diff:
-            click.echo(outcome.diff, nl=False, file=self.stdout)
+            self._print_diff(outcome.diff, outcome.diff_encoding)
         self._count(outcome)
         if self._bar is not None:
             self._bar.update(1)
+
+    def _print_diff(self, diff: str, encoding: Optional[str]) -> None:
+        """A diff in its file's encoding (a latin-1 file's diff is latin-1, so that
+        ``git apply`` finds its lines), where the stream takes bytes; else as text."""
+        binary = getattr(self.stdout, "buffer", None)
+        if encoding is None or binary is None:
+            click.echo(diff, nl=False, file=self.stdout)
+            return
+        self.stdout.flush()
+        binary.write(diff.encode(encoding, "backslashreplace"))
+        binary.flush()
+
+    def warn(self, message: str) -> None:
+        """A problem that does not stop the run nor change its exit code (on stderr)."""
+        self._say(f"warning: {message}")
 
     def _count(self, outcome: FileOutcome) -> None:
         self.cached += outcome.cached

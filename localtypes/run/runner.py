@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
-from localtypes.run.cache import Cache
+from localtypes.run.cache import Cache, UnsafeCacheError
 from localtypes.run.concurrency import annotate_files
 from localtypes.run.discovery import Walker, project_root
 from localtypes.run.report import FileOutcome, Report
 from localtypes.run.task import Mode, Options, from_cache
 from localtypes.settings import Settings
+
+if TYPE_CHECKING:
+    from localtypes.model.store import ModelStore
 
 
 def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report) -> Report:
@@ -32,11 +35,7 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
     for raw, reason in selection.problems:
         report.fail(raw, reason)
     files = [str(path) for path in selection.files]
-    cache = (
-        Cache.open(settings.cache_dir, settings.cache_key(store.model_sha256, store.threshold))
-        if settings.cache
-        else None
-    )
+    cache = _open_cache(settings, store, report) if settings.cache else None
     if settings.verify:
         from localtypes.verify import require_checker
 
@@ -81,3 +80,13 @@ def _verify(
     for outcome in outcomes:
         report.record(outcome)
     report.checker = (stats.replaced, stats.dropped, stats.remaining)
+
+
+def _open_cache(settings: Settings, store: ModelStore, report: Report) -> Optional[Cache]:
+    """The run's cache, or None (with a warning) when its folder is not safe to use."""
+    try:
+        key = settings.cache_key(store.model_sha256, store.threshold)
+        return Cache.open(settings.cache_dir, key)
+    except UnsafeCacheError as exc:
+        report.warn(str(exc))
+        return None

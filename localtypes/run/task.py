@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 from localtypes.errors import LocaltypesError, SourceError
 from localtypes.run.cache import Cache, sha256_bytes
-from localtypes.run.files import atomic_write, decode_source
+from localtypes.run.files import WriteRefused, decode_source, replace_source, write_problem
 from localtypes.run.report import FileOutcome, Status
 from localtypes.settings import Settings
 
@@ -51,14 +51,37 @@ class Options:
     hold: bool = False
 
 
+# How git writes a byte of a file name that needs quoting (quote_c_style); other bytes
+# below 0x20 and from 0x7f up become octal escapes.
+_GIT_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
+_GIT_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
+
+
+def git_name(name: str) -> str:
+    """A file name as git writes it in a diff header (``git apply`` reads it back).
+
+    A name with a control character, a quote, a backslash or a non-ASCII byte is quoted C
+    style (``"a/new\\nline.py"``, ``"a/caf\\303\\251.py"``); one with a space is
+    followed by a tab, which ends the name.
+    """
+    raw = os.fsencode(name)
+    if all(0x20 <= byte < 0x7F and byte not in (0x22, 0x5C) for byte in raw):
+        return f"{name}\t" if " " in name else name
+    quoted = "".join(
+        _GIT_ESCAPES.get(byte) or (f"\\{byte:03o}" if byte < 0x20 or byte >= 0x7F else chr(byte))
+        for byte in raw
+    )
+    return f'"{quoted}"'
+
+
 def unified_diff(old: str, new: str, path: str) -> str:
     """A unified diff of one file, with ``a/`` and ``b/`` names as git prints them."""
     # Lines end at \n, \r or \r\n only (str.splitlines also breaks at \f, \x1c, ...).
     lines = difflib.unified_diff(
         io.StringIO(old, newline="").readlines(),
         io.StringIO(new, newline="").readlines(),
-        fromfile=f"a/{path}",
-        tofile=f"b/{path}",
+        fromfile=git_name(f"a/{path}"),
+        tofile=git_name(f"b/{path}"),
     )
     out = []
     for line in lines:
@@ -80,15 +103,23 @@ def _finish(
     """Write or diff the new bytes as the mode asks and build the outcome."""
     if new is None or new == old:
         return FileOutcome(path, Status.UNCHANGED, below_threshold=below, cached=cached)
-    diff = None
+    diff = encoding = None
     try:
         if options.mode is Mode.WRITE:
-            atomic_write(Path(os.path.realpath(path)), new)  # through a link, never over it
+            # through a link, never over it; only if the file still holds ``old``
+            replace_source(Path(os.path.realpath(path)), old, new)
         elif options.mode is Mode.DIFF:
-            diff = unified_diff(decode_source(old).text, decode_source(new).text, path)
+            before, after = decode_source(old), decode_source(new)
+            bom = "\ufeff" if before.bom else ""  # the first line's bytes, as git sees them
+            diff = unified_diff(bom + before.text, bom + after.text, path)
+            encoding = before.encoding  # printed as the file's bytes, so that it applies
+    except WriteRefused as exc:
+        return FileOutcome.failure(path, str(exc))
     except (OSError, SourceError) as exc:
         return FileOutcome.failure(path, f"cannot write: {exc}")
-    return FileOutcome(path, Status.CHANGED, added, below, diff=diff, cached=cached)
+    return FileOutcome(
+        path, Status.CHANGED, added, below, diff=diff, diff_encoding=encoding, cached=cached
+    )
 
 
 def from_cache(path: str, options: Options, cache: Cache) -> Optional[FileOutcome]:
@@ -100,7 +131,28 @@ def from_cache(path: str, options: Options, cache: Cache) -> Optional[FileOutcom
     entry = cache.get(sha256_bytes(data))
     if entry is None:
         return None
+    if entry.output is not None and not _checks_out(path, options, data, entry.output, entry.added):
+        return None  # recomputed, as a damaged entry is
     return _finish(path, options, data, entry.output, entry.added, entry.below_threshold, True)
+
+
+def _checks_out(path: str, options: Options, old: bytes, new: bytes, added: Counts) -> bool:
+    """Whether a cached output passes the checks a fresh one passes, with these counts.
+
+    The cache is a folder on disk: what it holds is written only if it is the file plus
+    annotations (and their imports) that the writer could have written, as
+    ``localtypes.api.check_annotated`` works out.
+    """
+    from localtypes.api import check_annotated
+
+    try:
+        before, after = decode_source(old), decode_source(new)
+        if (before.encoding, before.bom) != (after.encoding, after.bom):
+            return False
+        found = check_annotated(before.text, after.text, path, kinds=options.settings.kinds)
+    except Exception:  # UnsafeEditError, SourceError, or whatever a planted entry triggers
+        return False
+    return found == dict(added)
 
 
 def counts(result: AnnotateResult) -> Tuple[Counts, int]:
@@ -116,8 +168,13 @@ def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutc
 
     try:
         data = Path(path).read_bytes()
+        problem = None
+        if options.mode is Mode.WRITE:  # say it now rather than after the model's work
+            problem = write_problem(Path(path), os.stat(path))
     except OSError as exc:
         return FileOutcome.failure(path, f"cannot read: {exc.strerror or exc}")
+    if problem is not None:
+        return FileOutcome.failure(path, problem)
     try:
         decoded = decode_source(data)
         result = annotate(decoded.text, path, settings=options.settings, predictor=predictor)

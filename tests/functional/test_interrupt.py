@@ -140,3 +140,43 @@ def test_killed_run_leaves_old_or_new_files(tmp_path: Path, jobs: int, kill_grou
     # a second run finishes the job and reaches exactly the uninterrupted result
     finished = annotate_fully(victim)
     assert finished == expected
+
+
+def test_ctrl_c_during_a_parallel_run_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C: the terminal sends SIGINT to every process of the foreground group, the
+    workers included, while they work, wait or start."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    original = {}
+    for index in range(4 * FILES):
+        data = TEMPLATE.format(index=index).encode("utf-8")
+        (victim / f"m{index:03}.py").write_bytes(data)
+        original[f"m{index:03}.py"] = data
+    env = {**os.environ, "LOCALTYPES_CACHE": "0", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localtypes", "annotate", "-j", "2", str(victim)],
+        env=env,
+        start_new_session=True,  # a process group of its own, as a terminal's job
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while changed(victim, original) < FILES and process.poll() is None:
+        assert time.monotonic() < deadline, "the run never wrote a file"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    done = changed(victim, original)
+    assert 0 < done < len(original), f"not interrupted mid-run ({done} files done)"
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.rstrip().endswith("Aborted."), err
+    for name in original:
+        ast.parse((victim / name).read_bytes())  # old or new, whole
+    left = sorted(set(p.name for p in victim.iterdir()) - set(original))
+    assert not left, (left, err)  # no temporary files

@@ -142,6 +142,48 @@ def test_no_checksums(copy: Path) -> None:
         load_store(str(copy))
 
 
+def test_every_file_the_model_reads_needs_its_checksum(copy: Path) -> None:
+    """A vocabulary the manifest does not list would be read unverified."""
+    edit_manifest(copy, lambda manifest: manifest["files"].pop("vocab.json"))
+    with pytest.raises(ModelStoreError, match=r"no checksums .*\(none for vocab\.json\)"):
+        load_store(str(copy))
+
+
+@pytest.mark.parametrize(
+    "name", ["../outside.bin", "/etc/passwd", "sub/../../outside.bin", "C:\\x", "", "."]
+)
+def test_manifest_paths_outside_the_store_are_refused(copy: Path, name: str) -> None:
+    (copy.parent / "outside.bin").write_bytes(b"x")
+    checksum = sha256_of(copy.parent / "outside.bin")
+    edit_manifest(copy, lambda manifest: manifest["files"].update({name: checksum}))
+    with pytest.raises(ModelStoreError, match="is not a file name inside the store"):
+        load_store(str(copy))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("name", None, "no name"),
+        ("version", 2, "no version"),
+        ("threshold", "high", "threshold is not a number"),
+        ("temperature", [1], "temperature is not a number"),
+        ("metrics", [1], "metrics are not an object"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_type_are_store_errors(
+    copy: Path, key: str, value: object, needle: str
+) -> None:
+    edit_manifest(copy, lambda manifest: manifest.update({key: value}))
+    with pytest.raises(ModelStoreError, match=needle):
+        load_store(str(copy))
+
+
+def test_a_checksum_that_is_not_a_string(copy: Path) -> None:
+    edit_manifest(copy, lambda manifest: manifest["files"].update({"vocab.json": 7}))
+    with pytest.raises(ModelStoreError, match=r"checksum of vocab\.json is not a string"):
+        load_store(str(copy))
+
+
 def test_checksum_mismatch(copy: Path) -> None:
     vocab = copy / "vocab.json"
     vocab.write_text(vocab.read_text(encoding="utf-8") + "\n", encoding="utf-8")

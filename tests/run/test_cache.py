@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 from pathlib import Path
 
+import pytest
+
 from localtypes.analysis.slots import SlotKind
-from localtypes.run.cache import Cache, CacheEntry, sha256_bytes
+from localtypes.run.cache import Cache, CacheEntry, UnsafeCacheError, sha256_bytes, unsafe_folder
 from localtypes.settings import Settings
 
 
@@ -71,3 +75,59 @@ def test_unwritable_cache_is_not_fatal(tmp_path: Path) -> None:
     cache = Cache(blocker / "sub")
     cache.put(sha256_bytes(b""), CacheEntry(None))  # no exception
     assert cache.get(sha256_bytes(b"")) is None
+
+
+def test_odd_headers_are_damaged_entries_not_errors(tmp_path: Path) -> None:
+    cache = Cache.open(str(tmp_path), Settings().cache_key("abc", 0.5))
+    sha = sha256_bytes(b"x = 1\n")
+    path = cache.folder / sha[:2] / sha
+    path.parent.mkdir(parents=True)
+    for header in (b"[1]", b"1", b'"format"', b"[" * 100_000, b'{"format": 1, "added": 3}'):
+        path.write_bytes(header + b"\nx: int = 1\n")
+        assert cache.get(sha) is None, header[:20]
+
+
+def test_cache_folders_are_created_for_the_user_alone(tmp_path: Path) -> None:
+    cache = Cache.open(str(tmp_path / "cache"), "key")
+    for folder in (tmp_path / "cache", tmp_path / "cache" / "v1", cache.folder):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    cache.put(sha256_bytes(b""), CacheEntry(None))
+    entry = next(path for path in cache.folder.rglob("*") if path.is_file())
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("where", ["base", "v1", "key"])
+def test_a_cache_folder_others_may_write_to_is_refused(tmp_path: Path, where: str) -> None:
+    base = tmp_path / "cache"
+    Cache.open(str(base), "key")
+    folder = {"base": base, "v1": base / "v1", "key": base / "v1" / "key"}[where]
+    os.chmod(folder, 0o777)
+    with pytest.raises(UnsafeCacheError, match="is writable by others"):
+        Cache.open(str(base), "key")
+    os.chmod(folder, 0o700)
+    Cache.open(str(base), "key")
+
+
+def test_a_group_writable_folder_is_refused_unless_the_group_is_the_users(tmp_path: Path) -> None:
+    base = tmp_path / "cache"
+    base.mkdir(mode=0o770)
+    os.chmod(base, 0o770)
+    Cache.open(str(base), "key")  # the user's own group
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder another group needs root")
+    os.chown(base, -1, 65534)
+    with pytest.raises(UnsafeCacheError, match="is writable by others"):
+        Cache.open(str(base), "key")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder another owner needs root")
+def test_a_cache_folder_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
+    base = tmp_path / "cache"
+    base.mkdir(mode=0o755)
+    os.chown(base, 65534, 65534)
+    with pytest.raises(UnsafeCacheError, match=r"is owned by someone else \(uid 65534\)"):
+        Cache.open(str(base), "key")
+    assert unsafe_folder(base) == "is owned by someone else (uid 65534)"
+    # a link of one's own to someone else's folder is judged by the folder
+    (tmp_path / "link").symlink_to(base)
+    assert unsafe_folder(tmp_path / "link") == "is owned by someone else (uid 65534)"

@@ -131,3 +131,25 @@ def test_unreadable_folder_is_a_problem(tmp_path: Path, monkeypatch: pytest.Monk
     selection = Walker(tmp_path, ("*.py",), ()).select([str(tmp_path)])
     assert [p.name for p in selection.files] == ["a.py"]
     assert selection.problems == ((str(locked), "cannot read the folder: Permission denied"),)
+
+
+@pytest.mark.parametrize("refused", ["locked/pyvenv.cfg", "locked/.gitignore"])
+def test_a_folder_that_cannot_be_searched_is_a_problem_and_the_walk_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    """Without search permission on ``locked``, even asking whether ``locked/pyvenv.cfg``
+    exists is refused (the real thing, as a user who is not root: test_file_safety.py)."""
+    touch(tmp_path, "ok/a.py", "locked/b.py", "z/c.py")
+    real_stat = os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if Path(str(path)) == tmp_path / refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", stat)
+    selection = Walker(tmp_path, ("*.py",), ()).select([str(tmp_path)])
+    assert [p.name for p in selection.files] == ["a.py", "c.py"]
+    assert selection.problems == (
+        (str(tmp_path / "locked"), "cannot read the folder: Permission denied"),
+    )

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 from pathlib import Path
 
 import pytest
 
 from localtypes.errors import SourceError
-from localtypes.run.files import atomic_write, decode_source, read_source
+from localtypes.run import files
+from localtypes.run.files import (
+    WriteRefused,
+    atomic_write,
+    decode_source,
+    read_source,
+    replace_source,
+    write_problem,
+)
 
 
 @pytest.mark.parametrize(
@@ -91,3 +100,121 @@ def test_atomic_write_flushes_to_disk_unless_told_not_to(
     assert path.read_bytes() == b"new\n"
     assert bool(synced) is fsync
     assert [p.name for p in tmp_path.iterdir()] == ["new.py"]
+
+
+# --- replace_source: a user's file, replaced only if it may be and is still as read ------
+
+
+def test_replace_source_keeps_mode_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    os.chmod(path, 0o640)
+    replace_source(path, b"old\n", b"new\n")
+    assert path.read_bytes() == b"new\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+
+
+def test_replace_source_keeps_an_edit_made_since_the_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\nedited by the user\n")  # read as b"old\n", edited since
+    with pytest.raises(WriteRefused, match="changed while annotating"):
+        replace_source(path, b"old\n", b"new\n")
+    assert path.read_bytes() == b"old\nedited by the user\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+
+
+def test_replace_source_never_recreates_a_deleted_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    with pytest.raises(WriteRefused, match="deleted while annotating"):
+        replace_source(path, b"old\n", b"new\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_replace_source_refuses_a_file_replaced_by_another_with_the_same_bytes(
+    tmp_path: Path,
+) -> None:
+    """An editor that saves by rename leaves another file (it may differ in mode, owner)."""
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    info = os.stat(path)
+    (tmp_path / "saved").write_bytes(b"old\n")
+    os.replace(tmp_path / "saved", path)
+    with pytest.raises(WriteRefused, match="changed while annotating"):
+        files._check_unchanged(path, b"old\n", info)
+
+
+def test_a_read_only_file_is_left_alone_even_for_root(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    os.chmod(path, 0o444)
+    with pytest.raises(WriteRefused, match="read-only"):
+        replace_source(path, b"old\n", b"new\n")
+    assert path.read_bytes() == b"old\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+
+
+def test_a_hard_linked_file_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    os.link(path, tmp_path / "b.py")
+    with pytest.raises(WriteRefused, match="2 hard links"):
+        replace_source(path, b"old\n", b"new\n")
+    assert path.read_bytes() == (tmp_path / "b.py").read_bytes() == b"old\n"
+    assert path.stat().st_ino == (tmp_path / "b.py").stat().st_ino
+
+
+def test_not_a_regular_file(tmp_path: Path) -> None:
+    assert "not a regular file" in (write_problem(tmp_path, os.stat(tmp_path)) or "")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file another owner needs root")
+def test_root_keeps_the_owner_and_group_of_another_users_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    os.chown(path, 65534, 65534)
+    os.chmod(path, 0o2664)  # setgid too: chown would clear it, the mode is set after
+    replace_source(path, b"old\n", b"new\n")
+    info = path.stat()
+    assert path.read_bytes() == b"new\n"
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (65534, 65534, 0o2664)
+
+
+def test_without_root_a_file_of_another_owner_or_group_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a user who is not root may not do (the real thing: test_permissions.py)."""
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    fields = list(os.stat(path))
+    fields[4:6] = [1000, 1000]  # st_uid, st_gid
+    info = os.stat_result(fields)
+    monkeypatch.setattr(os, "geteuid", lambda: 1001)
+    assert "owned by another user (uid 1000)" in (write_problem(path, info) or "")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "getegid", lambda: 1001)
+    monkeypatch.setattr(os, "getgroups", lambda: [1001, 1002])
+    assert "its group (gid 1000) cannot be kept" in (write_problem(path, info) or "")
+    monkeypatch.setattr(os, "getgroups", lambda: [1001, 1000])
+    assert write_problem(path, info) is None
+
+
+def test_ctrl_c_during_a_write_waits_until_the_file_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGINT in the middle of the write: it is finished (the rename included), nothing is
+    left behind, and then KeyboardInterrupt comes as it would have."""
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C, between two steps of the write
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(KeyboardInterrupt):
+        replace_source(path, b"old\n", b"new\n")
+    assert path.read_bytes() == b"new\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
+import shutil
+import subprocess
 from pathlib import Path
-from typing import List
+from typing import Callable, List, Tuple
 
 import pytest
 
+from localtypes.analysis.slots import ExtractedModule
 from localtypes.api import annotate
-from localtypes.model.predictor import Predictor
-from localtypes.run.cache import Cache, sha256_bytes
+from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess
+from localtypes.run.cache import Cache, CacheEntry, sha256_bytes
 from localtypes.run.concurrency import BYTES_PER_WORKER, largest_first, worker_count
 from localtypes.run.report import Report, Status
 from localtypes.run.runner import run
@@ -156,3 +160,169 @@ def test_run_prints_nothing_itself(
     assert lines[1].startswith("would annotate ")
     assert lines[2] == "1 file would be annotated, 0 files unchanged."
     assert report.changed == 1 and report.exit_code == 0
+
+
+# --- a file that changes meanwhile; cache entries that would write something else --------
+
+
+class MeddlingPredictor:
+    """The real predictor, with something done to the file while the model runs."""
+
+    def __init__(self, inner: Predictor, meddle: Callable[[], None]) -> None:
+        self.inner = inner
+        self.meddle = meddle
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.inner.info
+
+    def predict(self, module: ExtractedModule, top_k: int = 5) -> List[Tuple[TypeGuess, ...]]:
+        self.meddle()
+        return self.inner.predict(module, top_k)
+
+
+def test_an_edit_saved_while_the_file_is_annotated_is_kept(
+    tmp_path: Path, predictor: Predictor
+) -> None:
+    path = tmp_path / "a.py"
+    path.write_text(SOURCE, encoding="utf-8")
+    edited = SOURCE + "print('saved while annotating')\n"
+
+    def save() -> None:
+        path.write_text(edited, encoding="utf-8")
+
+    options = Options(Settings(target_version=(3, 9)), Mode.WRITE, None)
+    outcome = annotate_file(str(path), options, MeddlingPredictor(predictor, save))
+    assert outcome.status is Status.FAILED
+    assert outcome.reason is not None and "changed while annotating" in outcome.reason
+    assert path.read_text(encoding="utf-8") == edited
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py"]
+
+
+def test_a_file_deleted_while_it_is_annotated_is_not_recreated(
+    tmp_path: Path, predictor: Predictor
+) -> None:
+    path = tmp_path / "a.py"
+    path.write_text(SOURCE, encoding="utf-8")
+    options = Options(Settings(target_version=(3, 9)), Mode.WRITE, None)
+    outcome = annotate_file(str(path), options, MeddlingPredictor(predictor, path.unlink))
+    assert outcome.status is Status.FAILED
+    assert outcome.reason is not None and "deleted while annotating" in outcome.reason
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_file_is_named_before_the_model_runs(
+    tmp_path: Path, predictor: Predictor
+) -> None:
+    path = tmp_path / "a.py"
+    path.write_text(SOURCE, encoding="utf-8")
+    os.chmod(path, 0o444)
+
+    def fail() -> None:
+        raise AssertionError("the model ran for a file that cannot be written")
+
+    options = Options(Settings(target_version=(3, 9)), Mode.WRITE, None)
+    outcome = annotate_file(str(path), options, MeddlingPredictor(predictor, fail))
+    assert outcome.status is Status.FAILED and "read-only" in (outcome.reason or "")
+    assert path.read_text(encoding="utf-8") == SOURCE
+
+
+PLANTED = [
+    # (what the planted output does, how it is made from the honest one)
+    ("runs code", lambda honest: honest + "import os; os.system('echo owned')\n"),
+    ("runs code in an annotation", lambda honest: honest.replace(": bool", ": print('x')", 1)),
+    ("adds a comment", lambda honest: honest.replace("\n", "  # nosec\n", 1)),
+    ("adds an import", lambda honest: "import antigravity\n" + honest),
+    ("deletes text", lambda honest: honest.replace("return bool(path)", "return path")),
+]
+
+
+@pytest.mark.parametrize(("what", "plant"), PLANTED, ids=[what for what, _ in PLANTED])
+def test_a_cached_output_is_written_only_if_it_passes_the_checks(
+    tmp_path: Path, predictor: Predictor, what: str, plant: Callable[[str], str]
+) -> None:
+    path = tmp_path / "a.py"
+    path.write_text(SOURCE, encoding="utf-8")
+    settings = Settings(target_version=(3, 9))
+    honest = annotate(SOURCE, str(path), settings=settings, predictor=predictor)
+    assert ": bool" in honest.source  # what the planted outputs start from
+    added, below = counts(honest)
+    cache = Cache(tmp_path / "cache")
+    options = Options(settings, Mode.WRITE, str(cache.folder))
+    planted = plant(honest.source).encode("utf-8")
+    assert planted != honest.source.encode("utf-8")
+    cache.put(sha256_bytes(SOURCE.encode()), CacheEntry(planted, added, below))
+    assert from_cache(str(path), options, cache) is None, what  # a miss: recomputed
+    assert path.read_text(encoding="utf-8") == SOURCE
+    # The honest entry is used; with made-up counts it is not.
+    cache.put(sha256_bytes(SOURCE.encode()), CacheEntry(honest.source.encode(), (("param", 9),)))
+    assert from_cache(str(path), options, cache) is None
+    cache.put(sha256_bytes(SOURCE.encode()), CacheEntry(honest.source.encode(), added, below))
+    hit = from_cache(str(path), options, cache)
+    assert hit is not None and hit.status is Status.CHANGED
+    assert path.read_text(encoding="utf-8") == honest.source
+
+
+def test_diff_is_in_the_files_encoding_and_applies_with_git(
+    tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = "# -*- coding: latin-1 -*-\nNAME = 'caf\xe9'\n\n\n" + SOURCE
+    (tmp_path / "latin.py").write_bytes(source.encode("latin-1"))
+    outcome = annotate_file(
+        "latin.py", Options(Settings(target_version=(3, 9)), Mode.DIFF, None), predictor
+    )
+    assert outcome.diff is not None and outcome.diff_encoding == "iso-8859-1"
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8")  # as a UTF-8 terminal's stdout
+    Report(write=False, diff=True, stdout=stdout, stderr=io.StringIO()).record(outcome)
+    stdout.flush()
+    assert b"'caf\xe9'" in raw.getvalue() and "é".encode() not in raw.getvalue()
+    git_apply(tmp_path, raw.getvalue())
+    annotated = annotate(source, "latin.py", settings=Settings(target_version=(3, 9)))
+    assert (tmp_path / "latin.py").read_bytes() == annotated.source.encode("latin-1")
+
+
+def test_diff_of_a_bom_file_applies_with_git(
+    tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = codecs.BOM_UTF8 + SOURCE.encode("utf-8")
+    (tmp_path / "bom.py").write_bytes(data)
+    outcome = annotate_file(
+        "bom.py", Options(Settings(target_version=(3, 9)), Mode.DIFF, None), predictor
+    )
+    assert outcome.diff is not None
+    git_apply(tmp_path, outcome.diff.encode(outcome.diff_encoding or "utf-8"))
+    assert (tmp_path / "bom.py").read_bytes() == codecs.BOM_UTF8 + annotate(
+        SOURCE, "bom.py", settings=Settings(target_version=(3, 9)), predictor=predictor
+    ).source.encode("utf-8")
+
+
+@pytest.mark.parametrize("name", ["new\nline.py", 'quote"and\\back.py', "caf\xe9.py", "sp ace.py"])
+def test_diff_names_are_quoted_as_git_quotes_them(
+    tmp_path: Path, predictor: Predictor, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(SOURCE, encoding="utf-8")
+    options = Options(Settings(target_version=(3, 9)), Mode.DIFF, None)
+    outcome = annotate_file(name, options, predictor)
+    assert outcome.diff is not None
+    header = outcome.diff.split("\n", 2)[:2]
+    assert all(line.count("\n") == 0 for line in header)
+    git_apply(tmp_path, outcome.diff.encode("utf-8"))
+    assert (tmp_path / name).read_text(encoding="utf-8") != SOURCE
+
+
+def git_apply(folder: Path, patch: bytes) -> None:
+    """``git apply`` the patch in ``folder`` (a fresh repository), or fail with git's say."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: the diff cannot be checked by git apply")
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    done = subprocess.run(
+        ["git", "apply", "--verbose", "-"],
+        input=patch,
+        cwd=folder,
+        capture_output=True,
+    )
+    assert done.returncode == 0, (done.stderr.decode(errors="replace"), patch)

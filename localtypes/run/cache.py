@@ -70,6 +70,8 @@ def unsafe_folder(path: Path) -> Optional[str]:
         return None
     except OSError as exc:
         return f"cannot be checked ({exc.strerror or exc})"
+    if not hasattr(os, "geteuid"):  # Windows: no owners to compare (ACLs decide)
+        return None
     me = os.geteuid()
     for item in (link, info):
         if item.st_uid != me:

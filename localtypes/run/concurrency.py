@@ -113,7 +113,8 @@ def _init_worker(model: Optional[str], parent: int) -> None:
     global _worker_predictor, _worker_error
     _watch_parent(parent)
     signal.signal(signal.SIGINT, _on_interrupt)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the feeder
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the feeder
     try:
         _worker_predictor = _load_predictor(model)
     except Exception as exc:
@@ -182,7 +183,8 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
 
     def feed() -> None:
         # The workers, started from this thread, inherit its signal mask: see the top.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        if hasattr(signal, "pthread_sigmask"):  # POSIX
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         running: Dict[Future[FileOutcome], str] = {}
         submitting = True
         try:

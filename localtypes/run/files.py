@@ -138,7 +138,9 @@ def write_problem(path: Path, info: os.stat_result) -> Optional[str]:
             f"has {info.st_nlink} hard links: left as it is "
             "(replacing it would break them, and writing in place is not all-or-nothing)"
         )
-    if os.geteuid() != 0:  # root may give a file any owner; others only their own groups
+    # Root may give a file any owner; others only their own uid and groups (Windows has
+    # no owners to keep: ACLs decide).
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
         if info.st_uid != os.geteuid():
             return (
                 f"owned by another user (uid {info.st_uid}): left as it is "

@@ -76,6 +76,9 @@ class Settings:
     # Wall-clock limit on one request's work (parse + model); past it the request gets 503.
     request_timeout: float = 10.0
     access_log: bool = False
+    # Bytes of memory the service may use; None: the cgroup's limit (a container's), if any.
+    # The request body limit and the requests that run at once are planned to fit in it.
+    memory_limit: Optional[int] = None
 
     def cache_key(self, model_sha256: str, threshold: float) -> str:
         """A digest of everything that decides what ``annotate`` writes for given bytes.
@@ -260,6 +263,7 @@ _PARSERS: Dict[str, Callable[[Any], Any]] = {
     "max_body_bytes": _int(1),
     "request_timeout": _float(0.0, strict_low=True),
     "access_log": _bool,
+    "memory_limit": _optional_int(1),
 }
 # Settings whose values are folders: relative values in pyproject.toml are relative to it.
 _PATH_FIELDS = ("model", "cache_dir")
@@ -300,6 +304,7 @@ _JSON_KINDS = {
     "request_timeout": "number", "top_k": "integer", "jobs": "integer", "port": "integer",
     "threads": "integer", "max_concurrent_inference": "integer", "max_body_bytes": "integer",
     "verify": "boolean",
+    "memory_limit": "integer",
 }  # fmt: skip
 assert set(_JSON_KINDS) | _TEXT_FIELDS == set(_PARSERS), "a setting lacks its JSON kind"
 

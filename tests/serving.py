@@ -40,8 +40,10 @@ def real_predictor() -> Predictor:
 
 
 def test_settings(**overrides: Any) -> Settings:
-    """Loopback, an ephemeral port, and the given limits."""
-    return dataclasses.replace(Settings(host=LOOPBACK, port=0), **overrides)
+    """Loopback, an ephemeral port, and the given limits. The memory limit is set (and
+    roomy), so that a cgroup limit of the machine running the tests changes nothing."""
+    base = Settings(host=LOOPBACK, port=0, memory_limit=64 << 30)
+    return dataclasses.replace(base, **overrides)
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

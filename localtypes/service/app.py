@@ -28,9 +28,13 @@ from localtypes.model.predictor import ModelInfo, OnnxPredictor, Predictor
 from localtypes.model.store import ModelStore, load_store
 from localtypes.service.admission import (
     MAX_SLOTS,
-    SLOT_BUDGET,
     GuardedPredictor,
+    MemoryGate,
+    MemoryTooSmall,
     TooManySlots,
+    plan_memory,
+    request_cost,
+    resident_bytes,
     usable_cores,
 )
 from localtypes.service.logs import access_log, log, log_event
@@ -43,8 +47,13 @@ from localtypes.service.replies import (
     json_reply,
     unavailable,
 )
-from localtypes.service.requests import content_length, read_request, request_id
-from localtypes.service.workers import Budget, Overloaded, TimedOut, WorkerPool
+from localtypes.service.requests import (
+    content_length,
+    read_request,
+    request_id,
+    target_version_pattern,
+)
+from localtypes.service.workers import Overloaded, TimedOut, WorkerPool
 from localtypes.settings import MAX_TOP_K, Settings
 
 if TYPE_CHECKING:
@@ -83,7 +92,9 @@ Route = Tuple[FrozenSet[str], Handler]
 class App:
     """The WSGI application. Build it with ``make_app``."""
 
-    def __init__(self, settings: Settings, predictor: Optional[Predictor] = None) -> None:
+    def __init__(
+        self, settings: Settings, predictor: Optional[Predictor] = None, start: bool = True
+    ) -> None:
         self.settings = settings
         self.metrics = Metrics()
         self.pool = WorkerPool(settings.max_concurrent_inference)
@@ -103,6 +114,8 @@ class App:
             store = self._store = load_store(settings.model)  # a broken store fails at once
             self.model = ModelInfo.of_store(store)
         self.metrics.set_model(self.model.name, self.model.version, self.model.sha256)
+        # Planned again once the model is loaded, on the process as it then stands.
+        self.memory = MemoryGate(plan_memory(settings, resident_bytes()))
         self.metrics.inference_in_flight.set_function(lambda: self.pool.busy)
         self.metrics.ready.set_function(lambda: 1 if self.ready else 0)
         # Sent with every answer, waitress's own error answers included.
@@ -122,9 +135,25 @@ class App:
         self._loader = threading.Thread(
             target=self._load, name="localtypes-model-loader", daemon=True
         )
-        self._loader.start()
+        if start:
+            self.start()
 
     # --- lifecycle
+
+    def start(self) -> None:
+        """Start loading the model in the background (once; ``make_app`` does it)."""
+        with self._lock:
+            if self._loader.ident is None:
+                self._loader.start()
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest body taken: ``max_body_bytes``, lowered to fit the memory limit."""
+        return self.memory.plan.max_body_bytes
+
+    def endpoint(self, path: str) -> str:
+        """The ``endpoint`` label of a path in the metrics (bounded: unknown is "other")."""
+        return path if path in self._routes else "other"
 
     def create_predictor(self) -> Predictor:
         """The predictor given to ``make_app``, or a new session on the verified store."""
@@ -139,21 +168,27 @@ class App:
         """Create the onnxruntime session and run one warm-up inference; then ready."""
         try:
             predictor = GuardedPredictor(
-                self.create_predictor(),
-                self.max_slots,
-                Budget(max(self.max_slots, SLOT_BUDGET)),
-                self.metrics.inference_duration.observe,
+                self.create_predictor(), self.max_slots, self.metrics.inference_duration.observe
             )
             start = time.perf_counter()
             predict(_WARMUP_SOURCE, "warmup.py", predictor=predictor)
             # Also imports what /annotate needs: an import interrupted by a cancellation
             # could leave the import lock of its module taken.
             annotate(_WARMUP_SOURCE, "warmup.py", settings=self.settings, predictor=predictor)
+            self.memory = MemoryGate(plan_memory(self.settings, resident_bytes()))
+            plan = self.memory.plan
+            if plan.lowered:
+                log_event(log, logging.WARNING, "max_body_bytes lowered to fit memory_limit",
+                          **plan.to_dict(), wanted=plan.wanted_body_bytes)  # fmt: skip
             self.predictor = predictor
             self._ready.set()
             warmup_ms = round(1000 * (time.perf_counter() - start), 1)
             log_event(log, logging.INFO, "model ready", model=self.model.name,
-                      version=self.model.version, warmup_ms=warmup_ms)  # fmt: skip
+                      version=self.model.version, warmup_ms=warmup_ms,
+                      **plan.to_dict())  # fmt: skip
+        except MemoryTooSmall as exc:
+            self.failed = str(exc)
+            log_event(log, logging.ERROR, self.failed)
         except Exception as exc:  # reported by readiness and by serve(), never raised here
             self.failed = f"cannot load the model from {self.model.path}: {exc}"
             log_event(log, logging.ERROR, self.failed, traceback=traceback.format_exc())
@@ -171,8 +206,12 @@ class App:
         """Report not ready (load balancers stop sending) while requests in progress finish."""
         self._draining = True
 
-    def close(self) -> None:
-        self.pool.close()
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the workers (a job still running is cancelled) and wait for them and for
+        the model loader: the process must not exit while a thread is in onnxruntime."""
+        self.pool.shutdown(timeout)
+        if self._loader.ident is not None:
+            self._loader.join(timeout)
 
     # --- WSGI
 
@@ -194,6 +233,7 @@ class App:
             self.metrics.in_flight.dec()
             with self._lock:
                 self.in_flight -= 1
+        body = b"" if method == "HEAD" else reply.body  # HEAD: the GET's headers only
         headers = [
             ("Content-Type", reply.content_type),
             ("Content-Length", str(len(reply.body))),
@@ -207,8 +247,8 @@ class App:
         if self.settings.access_log:
             log_event(access_log, logging.INFO, "request", **where, status=reply.status,
                       duration_ms=round(1000 * elapsed, 2), bytes_in=content_length(environ),
-                      bytes_out=len(reply.body), remote=environ.get("REMOTE_ADDR"))  # fmt: skip
-        return [reply.body]
+                      bytes_out=len(body), remote=environ.get("REMOTE_ADDR"))  # fmt: skip
+        return [body]
 
     def _dispatch(
         self,
@@ -222,8 +262,10 @@ class App:
             if route is None:
                 raise HTTPError(404, f"no such endpoint: {path[:100]}")
             methods, handler = route
+            if method == "HEAD" and "GET" in methods:
+                return handler(environ)
             if method not in methods:
-                allow = ", ".join(sorted(methods))
+                allow = ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))
                 raise HTTPError(
                     405,
                     f"{method[:20]} is not allowed here; use {allow}",
@@ -240,7 +282,7 @@ class App:
     # --- the model endpoints
 
     def _predict(self, environ: WSGIEnvironment) -> Reply:
-        request = read_request(environ, _PREDICT_OPTIONS, self.settings.max_body_bytes)
+        request = read_request(environ, _PREDICT_OPTIONS, self.max_body_bytes)
         top_k = int(request.options.get("top_k", self.settings.top_k))
         predictor = self._predictor()
 
@@ -252,7 +294,7 @@ class App:
         return json_reply(200, document)
 
     def _annotate(self, environ: WSGIEnvironment) -> Reply:
-        request = read_request(environ, _ANNOTATE_OPTIONS, self.settings.max_body_bytes)
+        request = read_request(environ, _ANNOTATE_OPTIONS, self.max_body_bytes)
         settings = dataclasses.replace(self.settings, **request.options)
         if settings.verify:
             _require_checker()
@@ -276,10 +318,14 @@ class App:
         """Run ``work`` on a worker within the queue and time limits; map errors to replies."""
         settings = self.settings
         submitted = time.perf_counter()
+        # Reserved before the source is parsed, given back when the work has really ended.
+        cost = request_cost(str(environ.get("PATH_INFO")), content_length(environ))
+        memory = self.memory
 
         def timed() -> Dict[str, Any]:
-            self.metrics.queue_wait.observe(time.perf_counter() - submitted)
-            return work()
+            waited = time.perf_counter() - submitted
+            self.metrics.queue_wait.observe(waited)
+            return memory.run(cost, work, timeout=max(0.0, settings.queue_timeout - waited))
 
         try:
             return self.pool.run(
@@ -367,4 +413,8 @@ def _openapi_document() -> bytes:
     document_file = resources.files("localtypes.service").joinpath("openapi.json")
     document = json.loads(document_file.read_text(encoding="utf-8"))
     document["info"]["version"] = __version__
+    # The versions this server takes (the newest Python it knows moves with releases).
+    document["components"]["schemas"]["TargetVersion"]["pattern"] = (
+        f"^{target_version_pattern()}$"
+    )
     return json.dumps(document, indent=1).encode("utf-8")

@@ -9,11 +9,11 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Collection, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Collection, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from localtypes.service.replies import JSON_TYPE, HTTPError
-from localtypes.settings import parse_json_value, parse_text_value
+from localtypes.settings import parse_json_value, parse_target_version, parse_text_value
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIEnvironment
@@ -24,6 +24,27 @@ MAX_QUERY_FIELDS = 16
 MAX_REASON_CHARS = 200
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def target_version_pattern() -> str:
+    """``target_version`` as this server takes it, as a regular expression (the served
+    OpenAPI document's TargetVersion pattern, with ^...$ around it): a minor version the
+    settings' parser accepts, "py" optional, or auto, or nothing; spaces and tabs around.
+    Only ASCII classes, so that Python's re and the document's ECMA-262 regex agree."""
+    minors: List[str] = []
+    for minor in range(100):
+        try:
+            parse_target_version(f"3.{minor}")
+        except ValueError:
+            continue
+        minors.append(f"0?{minor}" if minor < 10 else str(minor))
+    versions = "|".join(minors)
+    return rf"[ \t]*(([Pp][Yy])?3\.?({versions})|[Aa][Uu][Tt][Oo])?[ \t]*"
+
+
+_TARGET_VERSION = re.compile(target_version_pattern())
+# A UTF-16 surrogate on its own (JSON's "\ud800"): not text, and not encodable as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # curl --data-binary sends application/x-www-form-urlencoded unless told otherwise; the body
 # is still taken verbatim as the source (never form-decoded), so the README's curl works.
 _SOURCE_TYPES = frozenset(
@@ -49,6 +70,12 @@ def read_request(
     Raises ``HTTPError`` (400, 413 or 415) for anything it cannot take.
     """
     media = _check_media_type(environ)
+    if not environ.get("CONTENT_TYPE") and not content_length(environ):
+        raise HTTPError(
+            400,
+            "the request has no body: send the Python source as the body (an empty source"
+            ' with its media type), or JSON {"source": ...}',
+        )
     text = _body_text(environ, max_body_bytes)
     query = _query(environ)
     if "source" in query:
@@ -56,6 +83,7 @@ def read_request(
     fields: Dict[str, Any] = dict(query)
     if media == JSON_TYPE:
         document = _json_object(text)
+        _check_text(document)
         twice = sorted(set(document) & set(fields))
         if twice:
             raise HTTPError(400, f"{twice[0]!r} is given both in the query and in the body")
@@ -80,6 +108,13 @@ def read_request(
 
 def _option(name: str, value: Any, from_query: bool) -> Any:
     """A setting's value: from query text as from an environment variable, else from JSON."""
+    if name == "target_version" and isinstance(value, str) and not _TARGET_VERSION.fullmatch(value):
+        shown = value[:40] + ("..." if len(value) > 40 else "")
+        raise HTTPError(
+            400,
+            f"bad value for 'target_version': expected a version like 3.9 or py39 (3.7 or"
+            f" newer), auto or nothing, got {shown!r}",
+        )
     try:
         return parse_text_value(name, value) if from_query else parse_json_value(name, value)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -121,17 +156,43 @@ def _body_text(environ: WSGIEnvironment, limit: int) -> str:
     """The body as text, at most ``limit`` bytes of UTF-8, without a byte order mark."""
     length = content_length(environ)
     if length > limit:
-        raise HTTPError(
-            413,
-            f"the body has {length} bytes; this server accepts at most {limit} (max_body_bytes)",
-            {"limit": limit},
-        )
+        raise body_too_large(length, limit)
     body = bytes(environ["wsgi.input"].read(length)) if length else b""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HTTPError(400, f"the body is not valid UTF-8 (byte {exc.start})") from None
     return text[1:] if text.startswith("\ufeff") else text  # a BOM is not source
+
+
+def body_too_large(length: Optional[int], limit: int) -> HTTPError:
+    """The 413 for a body over ``limit``, the same whoever refuses it (the app, or the HTTP
+    server before the body is read); ``length`` None: a chunked body, its length unknown."""
+    size = f"{length} bytes" if length is not None else f"more than {limit} bytes"
+    return HTTPError(
+        413,
+        f"the body has {size}; this server accepts at most {limit} (max_body_bytes)",
+        {"limit": limit},
+    )
+
+
+def _check_text(document: Any) -> None:
+    """Refuse a JSON document with a lone surrogate in any string (key or value)."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                raise HTTPError(
+                    400,
+                    f"invalid JSON: a lone surrogate (\\u{ord(found.group()):04x}) is not text",
+                )
 
 
 def content_length(environ: WSGIEnvironment) -> int:

@@ -24,7 +24,7 @@ import enum
 import threading
 import time
 from queue import SimpleQueue
-from typing import Callable, Generic, List, Optional, TypeVar, Union
+from typing import Callable, Generic, List, Optional, Set, TypeVar, Union
 
 T = TypeVar("T")
 
@@ -90,9 +90,13 @@ class Budget:
     def free(self) -> int:
         return self._free
 
-    def run(self, amount: int, fn: Callable[[], T]) -> T:
-        """Wait until ``amount`` is free (``amount`` <= ``total``), run ``fn``, give it back."""
+    def run(self, amount: int, fn: Callable[[], T], timeout: Optional[float] = None) -> T:
+        """Wait until ``amount`` is free (``amount`` <= ``total``), run ``fn``, give it back.
+
+        Raises ``Overloaded`` when ``amount`` did not become free within ``timeout``.
+        """
         taken = 0
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
                 with self._lock:
@@ -100,6 +104,8 @@ class Budget:
                         self._free -= amount
                         taken = amount  # no call in between: Cancelled cannot split these
                         break
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise Overloaded()
                 time.sleep(0.005)  # only while the budget is exhausted
             return fn()
         finally:
@@ -123,6 +129,7 @@ class WorkerPool:
         self._queue: SimpleQueue[Union[_Job[object], None]] = SimpleQueue()
         self._lock = threading.Lock()
         self._busy = 0
+        self._jobs: Set[_Job[object]] = set()  # queued or running
         self._threads: List[threading.Thread] = []
         previous = threading.stack_size(WORKER_STACK_BYTES)
         try:
@@ -146,6 +153,7 @@ class WorkerPool:
         job: _Job[T] = _Job(fn)
         with self._lock:
             self._busy += 1
+            self._jobs.add(job)  # type: ignore[arg-type]  # jobs of any result type
         self._queue.put(job)  # type: ignore[arg-type]  # the queue holds jobs of any result type
         if not job.done.wait(timeout):
             with self._lock:
@@ -165,6 +173,23 @@ class WorkerPool:
         for _ in self._threads:
             self._queue.put(_STOP)
 
+    def shutdown(self, timeout: float) -> bool:
+        """Drop the queued jobs, cancel the running ones, and wait up to ``timeout`` for
+        the workers to exit; False if one is still running (inside a C call)."""
+        with self._lock:
+            for job in list(self._jobs):
+                if job.state is _State.QUEUED:
+                    job.state = _State.ABANDONED
+                    job.error = TimedOut()
+                    job.done.set()
+                elif job.state is _State.RUNNING:
+                    _set_async_exc(job.thread, Cancelled)
+        self.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
     def _work(self) -> None:
         while True:
             job = self._queue.get()  # no Cancelled can be pending here (see _settle)
@@ -178,6 +203,7 @@ class WorkerPool:
                 self._settle(job)
             with self._lock:
                 self._busy -= 1
+                self._jobs.discard(job)
             self._slots.release()
 
     def _run(self, job: _Job[object]) -> None:

@@ -210,3 +210,82 @@ def test_default_predictor_is_loaded_once(repo_root: Path, tmp_path: Path) -> No
     assert default_predictor(str(other)) is second
     assert second.info.path == str(other) and first.info.path == str(bundled)
     assert second.info.sha256 == first.info.sha256
+
+
+# --- chunks of slots ----------------------------------------------------------------------
+
+
+def _many_candidates(functions: int) -> str:
+    """64 classes (the most candidates a module gets) and functions whose slots name them."""
+    classes = "".join(f"class Model{c}:\n    pass\n" for c in range(64))
+    defs = "".join(
+        f"def handle_{i}(model{i % 64}, count_{i}=1, name_{i}='x'):\n"
+        f"    if isinstance(model{i % 64}, Model{i % 64}):\n"
+        f"        return Model{(i + 1) % 64}()\n"
+        "    return None\n"
+        for i in range(functions)
+    )
+    return classes + defs
+
+
+@pytest.fixture(scope="module")
+def chunked_predictor(repo_root: Path) -> OnnxPredictor:
+    return OnnxPredictor(load_store())
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(a):\n    pass\n",  # one slot: the one case run as a single row
+        _many_candidates(8),  # 32 slots: one chunk, or 31 + 1 -> 30 + 2, or 3 + ... + 2
+        _many_candidates(75),  # 300 slots
+        "inventory",
+    ],
+    ids=["one-slot", "32-slots", "300-slots", "inventory"],
+)
+def test_scores_do_not_depend_on_the_chunking(
+    chunked_predictor: OnnxPredictor, repo_root: Path, source: str
+) -> None:
+    if source == "inventory":
+        source = (repo_root / "examples" / "inventory.py").read_text(encoding="utf-8")
+    module = extract(source)
+    count = len(module.slots)
+    try:
+        chunked_predictor.chunk_slots = count + 1
+        whole = chunked_predictor.predict(module, top_k=20)
+        for size in (3, 4, 7, 31, 32, 64):
+            chunked_predictor.chunk_slots = size
+            assert chunked_predictor.predict(module, top_k=20) == whole, size
+    finally:
+        chunked_predictor.chunk_slots = predictor_module.CHUNK_SLOTS
+    assert len(whole) == count
+
+
+def test_chunk_bounds_cover_every_slot_without_a_lone_one() -> None:
+    for count in range(1, 80):
+        for size in (3, 4, 5, 32):
+            bounds = predictor_module.chunk_bounds(count, size)
+            assert bounds[0][0] == 0 and bounds[-1][1] == count
+            assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+            assert all(0 < stop - start <= size for start, stop in bounds)
+            assert count == 1 or all(stop - start >= 2 for start, stop in bounds)
+    with pytest.raises(ValueError):
+        OnnxPredictor(load_store(), chunk_slots=2)
+
+
+def test_a_large_file_runs_in_chunks(
+    chunked_predictor: OnnxPredictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = extract(_many_candidates(75))
+    rows: List[int] = []
+    run = chunked_predictor.session.run
+
+    def counting(names: object, inputs: dict) -> object:  # type: ignore[type-arg]
+        rows.append(len(inputs["features"]))
+        return run(names, inputs)
+
+    session = type("Session", (), {"run": staticmethod(counting)})
+    monkeypatch.setattr(chunked_predictor, "session", session)
+    chunked_predictor.predict(module)
+    assert sum(rows) == len(module.slots) == 300
+    assert max(rows) <= predictor_module.CHUNK_SLOTS

@@ -18,6 +18,7 @@ import sys
 import sysconfig
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SAMPLE = STDLIB / "shlex.py"  # 350 lines of real, unannotated code
 MAX_BODY = 256 << 10
+HUGE = b"9" * 4301  # one digit more than Python converts by default
 
 
 @pytest.fixture(scope="module")
@@ -315,8 +317,8 @@ def test_unknown_path_is_404(api: Running) -> None:
     [
         ("/predict", "GET", "POST"),
         ("/annotate", "PUT", "POST"),
-        ("/v2/health/ready", "POST", "GET"),
-        ("/metrics", "DELETE", "GET"),
+        ("/v2/health/ready", "POST", "GET, HEAD"),
+        ("/metrics", "DELETE", "GET, HEAD"),
     ],
 )
 def test_wrong_method_is_405_with_allow(api: Running, path: str, method: str, allow: str) -> None:
@@ -343,6 +345,15 @@ def test_wrong_method_is_405_with_allow(api: Running, path: str, method: str, al
         (b'{"source": "", "path": 7}', "application/json", ["path"]),
         (json.dumps({"source": "", "path": "a" * 5000}).encode(), "application/json", ["path"]),
         (b"[" * 100_000 + b"]" * 100_000, "application/json", ["JSON"]),
+        # A lone surrogate anywhere: not text (was a 500 where it was echoed back).
+        (b'{"source": "x=1\\n", "path": "\\ud800"}', "application/json", ["surrogate"]),
+        (b'{"source": "x = \'\\udfff\'\\n"}', "application/json", ["surrogate"]),
+        (b'{"source": "", "\\ud83d": 1}', "application/json", ["surrogate"]),
+        (b'{"source": "", "top_k": ["\\ud800"]}', "application/json", ["surrogate"]),
+        # An integer of more than 4,300 digits anywhere in the document.
+        (b'{"source": "", "path": "a", "x": [[%s]]}' % HUGE, "application/json", ["digits"]),
+        (b'{"source": "", "top_k": -%s}' % HUGE, "application/json", ["digits"]),
+        (b'[{"source": ""}, %s]' % HUGE, "application/json", ["digits"]),
     ],
 )
 def test_bad_requests_are_400(
@@ -521,6 +532,71 @@ def test_access_log_is_one_structured_line_per_request(
     assert fields["status"] == 200 and fields["duration_ms"] >= 0
     formatted = JsonFormatter().format(lines[0])
     assert json.loads(formatted)["request_id"] == "log-me"
+
+
+# --- the document and the app agree where they used to differ (issue 12, item 13) ----------
+# Explicit cases (tests/service/test_openapi.py fuzzes, slowly).
+
+TARGET_VERSIONS = [
+    "3.9", "py39", "PY3.10", " 3.9\t", "", "auto", " AUTO ", "3.07", "310", "3.7", "37",
+    "3.0", "3.6", "2.7", "3", "python3", "3.99", "3.100", "\x1f", "\u00a03.9", "\ufeff3.9",
+    "3.9\n", "\u0663.\u0669", " ", "\t",
+]  # fmt: skip
+
+
+def _document(server: Running) -> Any:
+    return json.loads(server.request("/openapi.json").body)
+
+
+@pytest.mark.parametrize("value", TARGET_VERSIONS)
+def test_target_version_is_taken_exactly_when_the_document_allows_it(
+    api: Running, value: str
+) -> None:
+    pattern = _document(api)["components"]["schemas"]["TargetVersion"]["pattern"]
+    assert pattern.startswith("^") and pattern.endswith("$")
+    # The pattern holds only ASCII classes: Python's re reads it as ECMA-262 does.
+    allowed = re.fullmatch(pattern[1:-1], value) is not None
+    body = json.dumps({"source": "def f(a=1):\n    return a\n", "target_version": value})
+    as_json = api.request("/annotate", body.encode(), content_type="application/json")
+    assert (as_json.status == 200) == allowed, (value, as_json.status, as_json.body[:200])
+    assert as_json.status in (200, 400)
+    if "\n" not in value and "\x1f" not in value:  # a query string cannot carry those raw
+        query = urllib.parse.urlencode({"target_version": value})
+        as_query = api.request(f"/annotate?{query}", b"x = 1\n", content_type="text/plain")
+        assert (as_query.status == 200) == allowed, (value, as_query.status)
+
+
+def test_the_served_pattern_is_the_one_the_app_checks(api: Running) -> None:
+    from localtypes.service.requests import target_version_pattern
+
+    document = _document(api)
+    assert document["components"]["schemas"]["TargetVersion"]["pattern"] == (
+        f"^{target_version_pattern()}$"
+    )
+
+
+def test_a_nul_in_the_source_is_invalid_in_the_document_and_refused(api: Running) -> None:
+    schemas = _document(api)["components"]["schemas"]
+    pattern = schemas["Source"]["pattern"]
+    assert schemas["PredictRequest"]["properties"]["source"] == {
+        "$ref": "#/components/schemas/Source"
+    }
+    assert re.search(pattern, "x = 1\n") and not re.search(pattern, "x = 1\x00\n")
+    for body, media in ((b"x = 1\x00\n", "text/x-python"),
+                        (b'{"source": "x = 1\\u0000"}', "application/json")):  # fmt: skip
+        answer = api.request("/predict", body, content_type=media)
+        assert 400 <= answer.status < 500 and answer.status in (400, 422), answer.body
+
+
+@pytest.mark.parametrize("path", ["/predict", "/annotate"])
+def test_a_missing_body_is_refused_as_the_document_requires(api: Running, path: str) -> None:
+    operation = _document(api)["paths"][path]["post"]
+    assert operation["requestBody"]["required"] is True
+    answer = api.request(path, b"")  # no body, no media type
+    assert answer.status == 400, answer.body
+    assert "no body" in answer.json()["error"]
+    # An empty source, sent as one, is a source.
+    assert api.request(path, b"", content_type="text/x-python").status == 200
 
 
 # --- saturation, time budget, pathological sources ---------------------------------------

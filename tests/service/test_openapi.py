@@ -49,10 +49,11 @@ def json_only_schema(fuzzed: Running) -> Any:
     return schemathesis.openapi.from_dict(document)
 
 
+GET_PATHS = ["/v2/health/live", "/v2/health/ready", "/v2/models/localtypes", "/metrics",
+             "/openapi.json"]  # fmt: skip
 OPERATIONS = [
-    ("POST", "/predict"), ("POST", "/annotate"), ("GET", "/v2/health/live"),
-    ("GET", "/v2/health/ready"), ("GET", "/v2/models/localtypes"), ("GET", "/metrics"),
-    ("GET", "/openapi.json"),
+    ("POST", "/predict"), ("POST", "/annotate"),
+    *[(method, path) for path in GET_PATHS for method in ("GET", "HEAD")],
 ]  # fmt: skip
 
 

@@ -25,6 +25,7 @@ import ast
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -365,6 +366,135 @@ def print_table(results: Dict[str, Any]) -> None:
     )
 
 
+# --- what the writer writes: plain, with the cheap checks, with --verify ----------------
+
+
+def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
+    """Precision and coverage of the annotations the writer writes at the threshold.
+
+    On a fixed sample (``--writer N`` modules per test package, seeded), each module with
+    every annotation removed is annotated three ways: plain (the cheap checks off), with
+    the cheap checks (what ``localtypes annotate`` does), and with the checks then the
+    verify stage (mypy over the package's sampled modules together; a rejected guess
+    gives way to the next one of the top 5 that clears the threshold). A written label is
+    right when it equals the authors' (normalised); coverage is over the sampled params
+    and returns whose authors' label is not ``Any``.
+    """
+    import random
+    import tempfile
+
+    import localtypes.edit.choose as choose_module
+    from localtypes.api import annotate
+    from localtypes.settings import Settings
+    from localtypes.verify.checker import Checker
+    from localtypes.verify.run import write_options
+    from localtypes.verify.stage import VerifyFile, verify
+
+    store = load_store(args.store)
+    predictor = OnnxPredictor(store)
+    split_files, _ = corpus_split_files(args.corpus_cache)
+    by_package: Dict[str, List[str]] = defaultdict(list)
+    for package, path in split_files["test"]:
+        by_package[package].append(path)
+    rng = random.Random(args.seed)
+    settings = Settings(kinds=frozenset({SlotKind.PARAM, SlotKind.RETURN}), target_version=(3, 11))
+    options = write_options(settings, store.threshold)
+    real_checks = vars(choose_module)["ModuleChecks"]
+    totals: Dict[str, Counter[str]] = {mode: Counter() for mode in ("plain", "checks", "verify")}
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="localtypes-eval-") as folder:
+        for package in sorted(by_package):
+            candidates = sorted(by_package[package])
+            rng.shuffle(candidates)
+            modules: List[Tuple[str, str, Dict[Any, str]]] = []  # (relative, stripped, truths)
+            for path in candidates:
+                if len(modules) >= args.writer:
+                    break
+                try:
+                    original = Path(path).read_text(encoding="utf-8")
+                    truths = {
+                        slot.key: slot.label
+                        for slot in extract(original).slots
+                        if slot.kind in (SlotKind.PARAM, SlotKind.RETURN)
+                        and slot.label
+                        and slot.label != "Any"
+                    }
+                    stripped = strip_annotations(original)
+                except (SourceError, SyntaxError, ValueError, RecursionError, OSError):
+                    continue
+                if len(truths) < 3:
+                    continue
+                # flat, with names mypy takes (packages are named like jaraco-context)
+                stem = Path(path).stem.strip("_") or "init"
+                modules.append((f"m{len(modules)}_{stem}.py", stripped, truths))
+            root = Path(folder) / re.sub(r"\W", "_", package)
+            targets: List[VerifyFile] = []
+            for relative, stripped, truths in modules:
+                file = root / relative
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_text(stripped, encoding="utf-8")
+                for mode in ("plain", "checks"):
+                    vars(choose_module)["ModuleChecks"] = (
+                        real_checks if mode == "checks" else _no_checks
+                    )
+                    try:
+                        result = annotate(
+                            stripped, str(file), settings=settings, predictor=predictor
+                        )
+                    finally:
+                        vars(choose_module)["ModuleChecks"] = real_checks
+                    _score(totals[mode], {a.slot.key: a.label for a in result.added}, truths)
+                targets.append(
+                    VerifyFile(
+                        str(file.resolve()), stripped, result.guesses, options,
+                        lambda text: text.encode("utf-8"), text=result.source, added=result.added,
+                    )
+                )  # fmt: skip
+            if not targets:
+                continue
+            checker = Checker(root, [t.path for t in targets], Path(folder) / "cache", key="eval")
+            stats = verify(targets, checker)
+            for target, (_, _, truths) in zip(targets, modules):
+                _score(totals["verify"], {a.slot.key: a.label for a in target.added}, truths)
+            totals["verify"]["replaced"] += stats.replaced
+            totals["verify"]["dropped"] += stats.dropped
+            totals["verify"]["remaining"] += stats.remaining
+            totals["verify"]["modules"] += len(targets)
+            print(f"{package}: {len(targets)} modules, {time.time() - started:.0f}s", flush=True)
+    table: Dict[str, Any] = {"sample_per_package": args.writer, "seed": args.seed}
+    for mode, counts in totals.items():
+        table[mode] = {
+            "slots": counts["slots"],
+            "written": counts["written"],
+            "right": counts["right"],
+            "precision": round(counts["right"] / max(counts["written"], 1), 4),
+            "coverage": round(counts["written"] / max(counts["slots"], 1), 4),
+            **{k: counts[k] for k in ("replaced", "dropped", "remaining", "modules") if counts[k]},
+        }
+    table["seconds"] = round(time.time() - started, 1)
+    print("| writer | slots | written | precision | coverage |")
+    print("|---|---|---|---|---|")
+    for mode in ("plain", "checks", "verify"):
+        row = table[mode]
+        print(f"| {mode} | {row['slots']} | {row['written']} | {row['precision']:.1%} | "
+              f"{row['coverage']:.1%} |")  # fmt: skip
+    Path(args.writer_json).write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    return table
+
+
+def _no_checks(index: Any) -> None:
+    """Stands in for ``ModuleChecks``: the plain writer (the cheap checks off)."""
+    return None
+
+
+def _score(counts: Counter[str], written: Dict[Any, str], truths: Dict[Any, str]) -> None:
+    counts["slots"] += len(truths)
+    for key, label in written.items():
+        if key in truths:
+            counts["written"] += 1
+            counts["right"] += label == truths[key]
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", default=str(ROOT / "model_store" / DEFAULT_MODEL_NAME))
@@ -382,8 +512,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="predict from the test files with every annotation removed (labels from the"
         " originals): what a user's unannotated code looks like to the model",
     )
+    parser.add_argument(
+        "--writer",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: precision and coverage of what the writer writes (plain, cheap checks,"
+        " --verify) on N modules per test package, their annotations removed",
+    )
+    parser.add_argument("--writer-json", default=str(ROOT / "docs" / "evaluation_writer.json"))
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    evaluate(parse_args())
+    arguments = parse_args()
+    if arguments.writer:
+        evaluate_writer(arguments)
+    else:
+        evaluate(arguments)

@@ -231,7 +231,7 @@ class Report:
                 f"{dropped}."
             )
             if remaining:
-                line += f" {_plural(remaining, 'new error')} of the checker remain."
+                line += f" New checker errors left: {remaining}."
             lines.append(line)
         if self.cached and self.verbose:
             lines.append(f"{_plural(self.cached, 'file')} answered from the cache.")

@@ -40,7 +40,7 @@ MAX_ROUNDS = 4
 DROP_FROM_ROUND = 3
 # Errors an annotated function gets only because it is annotated (mypy then asks for the
 # types of its empty collections): no other guess helps, the function's annotations go.
-_TYPEDNESS = frozenset({"var-annotated", "empty-body"})
+_TYPEDNESS = frozenset({"var-annotated", "empty-body", "has-type"})
 _RETURN_MESSAGES = ("Incompatible return value", "Missing return statement", "Return value")
 _CALLEE = re.compile(r'Argument (?:(\d+)|"(\w+)") to "(\w+)"(?: of "(\w+)")?')
 _SUPERTYPE = re.compile(r'of "(\w+)" .*supertype "([\w.]+)"')
@@ -152,15 +152,24 @@ def _new_errors(
     known: Counter[Tuple[str, Optional[int], str, str]],
     maps: Dict[str, Dict[int, Optional[int]]],
 ) -> List[Diagnostic]:
-    """The errors of ``found`` the baseline does not have (lines mapped back)."""
+    """The errors of ``found`` the baseline does not have: first matched on their line
+    (mapped back), then the rest on their file, code and message alone (a line the map
+    could not place)."""
     left = Counter(known)
-    new: List[Diagnostic] = []
+    unmatched: List[Diagnostic] = []
     for d in found:
         line_map = maps.get(d.path)
         line = line_map.get(d.line) if line_map is not None else d.line
         key = _key(d, line)
         if line is not None and left[key] > 0:
             left[key] -= 1
+        else:
+            unmatched.append(d)
+    anywhere = Counter({(p, c, m): n for (p, _, c, m), n in left.items() if n > 0})
+    new: List[Diagnostic] = []
+    for d in unmatched:
+        if anywhere[(d.path, d.code, d.message)] > 0:
+            anywhere[(d.path, d.code, d.message)] -= 1
         else:
             new.append(d)
     return new
@@ -203,9 +212,11 @@ class _Places:
         self.functions: List[_Function] = []
         self.by_name: Dict[str, List[_Function]] = {}
         self.calls: Dict[int, Set[str]] = {}
+        self.names: Dict[int, Set[str]] = {}  # line -> names used on it
         # line of ``self.x = ...`` -> the annotations of the method that first sets self.x
         # (mypy takes the attribute's type from there once that method is annotated)
         self.initialised: Dict[int, FrozenSet[SlotKey]] = {}
+        self.reads: Dict[int, FrozenSet[SlotKey]] = {}  # the same for lines reading self.x
         try:
             tree = parse_source(target.text)
         except Exception:  # the writer's output parses; be safe anyway
@@ -244,6 +255,8 @@ class _Places:
                 self.by_name.setdefault(qualname.rsplit(".", 2)[-2], []).append(function)
             self.by_name.setdefault(qualname, []).append(function)
         for stmt in ast.walk(tree):
+            if isinstance(stmt, ast.Name):
+                self.names.setdefault(stmt.lineno, set()).add(stmt.id)
             called = _called(stmt)
             if called and isinstance(stmt, (ast.expr, ast.stmt)):
                 for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
@@ -256,11 +269,19 @@ class _Places:
         self._attributes(index, keys)
 
     def _attributes(self, index: ModuleIndex, keys: Set[SlotKey]) -> None:
+        """``initialised`` and ``reads``: for the lines that set or read ``self.x``, the
+        annotations of the method (of the class or a base in the module) that sets it first."""
+        first: Dict[str, Dict[str, FrozenSet[SlotKey]]] = {}  # class -> attr -> keys
+        uses: List[Tuple[str, int, str, bool]] = []  # (class, line, attr, is a store)
+        bases: Dict[str, List[str]] = {}
         for cls in index.scopes.values():
             if cls.key.kind != CLASS:
                 continue
-            first: Dict[str, FrozenSet[SlotKey]] = {}
-            sets: List[Tuple[int, str]] = []
+            node = cls.node
+            assert isinstance(node, ast.ClassDef)
+            name = cls.key.qualname
+            bases[name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
+            mine_first = first.setdefault(name, {})
             for method in index.scopes.values():
                 if method.parent is not cls or not isinstance(
                     method.node, (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -269,22 +290,34 @@ class _Places:
                 qualname, occurrence = method.key.qualname, method.key.occurrence
                 mine = frozenset(k for k in keys if k[1] == qualname and k[2] == occurrence)
                 for stmt in method.statements:
-                    targets = (
-                        stmt.targets if isinstance(stmt, ast.Assign)
-                        else [stmt.target] if isinstance(stmt, (ast.AugAssign, ast.AnnAssign))
-                        else []
-                    )  # fmt: skip
-                    for target in targets:
+                    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        continue
+                    for item in ast.walk(stmt):
                         if (
-                            isinstance(target, ast.Attribute)
-                            and isinstance(target.value, ast.Name)
-                            and target.value.id == "self"
+                            isinstance(item, ast.Attribute)
+                            and isinstance(item.value, ast.Name)
+                            and item.value.id == "self"
                         ):
-                            first.setdefault(target.attr, mine)
-                            sets.append((stmt.lineno, target.attr))
-            for line, attr in sets:
-                if first.get(attr):
-                    self.initialised[line] = first[attr]
+                            store = isinstance(item.ctx, ast.Store)
+                            if store:
+                                mine_first.setdefault(item.attr, mine)
+                            uses.append((name, item.lineno, item.attr, store))
+
+        def owner(cls: str, attr: str, seen: Set[str]) -> FrozenSet[SlotKey]:
+            # a base that sets it declares it (mypy reads the MRO from the base up)
+            for base in bases.get(cls, []):
+                if base not in seen:
+                    seen.add(base)
+                    found = owner(base, attr, seen)
+                    if found:
+                        return found
+            return first.get(cls, {}).get(attr, frozenset())
+
+        for cls_name, line, attr, store in uses:
+            keys_of = owner(cls_name, attr, {cls_name})
+            if keys_of:
+                target = self.initialised if store else self.reads
+                target[line] = target.get(line, frozenset()) | keys_of
 
     def _mark(self, node: ast.expr, key: SlotKey) -> None:
         for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
@@ -338,12 +371,21 @@ def _implicated(
     if here is not None and error.code == "assignment" and error.line in here.initialised:
         # ``self.x = v`` against the type the annotated initialiser gave ``self.x``
         return {(error.path, key) for key in here.initialised[error.line]}, True
+    if here is not None and '"None"' in error.message and error.line in here.reads:
+        # ``self.x`` read as the None an annotated initialiser set it to first
+        return {(error.path, key) for key in here.reads[error.line]}, True
     if function is not None and here is not None:
         if typedness:
             return {(error.path, key) for key in function.keys}, True
         if error.message.startswith(_RETURN_MESSAGES) and function.returns is not None:
             return {(error.path, function.returns)}, False
-        blamed.update((error.path, key) for key in function.keys)
+        # the function's parameters the line uses
+        used = here.names.get(error.line, set())
+        blamed.update(
+            (error.path, key)
+            for key in function.keys
+            if key[0] is SlotKind.PARAM and key[3] in used
+        )
     # functions called on the line: their returns
     called = here.calls.get(error.line, set()) if here is not None else set()
     if not called:
@@ -353,9 +395,9 @@ def _implicated(
             for target in place.by_name.get(name, []):
                 if target.returns is not None:
                     blamed.add((path, target.returns))
-    if not blamed and here is not None:
-        # nothing better: every annotation of the file is a suspect
-        blamed.update((error.path, key) for key in files[error.path].labels)
+    if not blamed and function is not None:
+        # nothing on the line: the enclosing function's annotations are the suspects
+        blamed.update((error.path, key) for key in function.keys)
     return blamed, False
 
 

@@ -159,7 +159,7 @@ class ModuleChecks:
         self.index = index
         self._chosen: Dict[Tuple[str, str, str], str] = {}  # (kind, scope, name) -> label
         self._uses: Dict[Tuple[ScopeKey, str], _Uses] = {}
-        self._calls: Optional[Dict[str, List[Tuple[ast.Call, bool]]]] = None
+        self._calls: Optional[Dict[str, List[_Call]]] = None
         self._constants: Optional[Dict[str, ast.expr]] = None
 
     # --- entry points ------------------------------------------------------------------
@@ -188,6 +188,7 @@ class ModuleChecks:
                 or self._override_check(slot, label, members)
                 or self._usage_check(slot, members)
                 or self._returns_check(slot, members)
+                or self._result_check(slot, members)
             )
         except RecursionError:
             return None
@@ -430,6 +431,67 @@ class ModuleChecks:
             found = self._uses[key] = _collect_uses(node, name)
         return found
 
+    def _calls_of(self, scope: Scope) -> List[_Call]:
+        """The module's calls of a module function or (through ``self``) of a method."""
+        node = scope.node
+        parent = scope.parent
+        if parent is None or scope.key.occurrence != 0 or parent.key.kind == FUNCTION:
+            return []
+        if parent.key.kind == CLASS and parent.key.occurrence != 0:
+            return []
+        if self._calls is None:
+            self._calls = _collect_calls(self.index)
+        assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if parent.key.kind == CLASS:
+            return list(self._calls.get(f"self.{node.name}@{parent.key.qualname}", []))
+        if len(self.index.bindings.get(node.name, [])) != 1:
+            return []
+        return list(self._calls.get(node.name, []))
+
+    def _result_check(
+        self, slot: Slot, members: Sequence[Tuple[str, Optional[ast.expr]]]
+    ) -> Optional[Verdict]:
+        """What callers do with a function's result: ``f()["key"]``, ``t = f(); t.items()``."""
+        scope = self._function(slot)
+        if scope is None or slot.kind is not SlotKind.RETURN:
+            return None
+        node = scope.node
+        assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if isinstance(node, ast.AsyncFunctionDef) or _decorated(node, "property"):
+            return None
+        for call, parent, stmt, caller in self._calls_of(scope):
+            needs: List[Tuple[str, str]] = []
+            tested = False
+            if isinstance(parent, ast.Attribute) and parent.value is call:
+                needs.append(("attr", parent.attr))
+            elif (
+                isinstance(parent, ast.Subscript)
+                and parent.value is call
+                and isinstance(parent.slice, ast.Constant)
+                and isinstance(parent.slice.value, str)
+            ):
+                needs.append(("str-key", f"[{parent.slice.value!r}]"))
+            elif (
+                isinstance(stmt, ast.Assign)
+                and stmt.value is call
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(caller.node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            ):
+                uses = self._param_uses(caller, stmt.targets[0].id)
+                if uses.narrowed or uses.rebound or len(uses.assigned) != 1:
+                    continue
+                needs.extend(uses.needs)
+                tested = uses.tested
+            for need, detail in needs:
+                for head, _ in members:
+                    if head == "None" and tested:
+                        continue
+                    if self._supports(head, need, detail) is False:
+                        shown = f".{detail}" if need == "attr" else detail
+                        return Reason.USAGE, f"a caller uses {shown} on what it returns"
+        return None
+
     def _call_arguments(self, scope: Scope, name: str) -> Iterator[ast.expr]:
         """The values the module's calls of this function pass for parameter ``name``."""
         node = scope.node
@@ -456,7 +518,7 @@ class ModuleChecks:
             cls_name = parent.key.qualname
             if [b.kind for b in self.index.bindings.get(cls_name, [])] == ["class"]:
                 found.extend(self._calls.get(cls_name, []))  # ``C(...)`` calls ``C.__init__``
-        for call, _ in found:
+        for call, *_ in found:
             for position, arg in enumerate(call.args):
                 if isinstance(arg, ast.Starred):
                     break
@@ -1042,22 +1104,27 @@ def _need(item: ast.Name, parent: ast.AST) -> Optional[Tuple[str, str]]:
     return None
 
 
-def _expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
-    """The nodes of a statement itself: not the statements of its blocks, nor lambdas."""
-    stack: List[ast.AST] = [stmt]
+def _expressions(stmt: ast.stmt) -> Iterator[Tuple[ast.AST, ast.AST]]:
+    """(node, parent) of a statement's own nodes: not the statements of its blocks, nor
+    lambdas."""
+    stack: List[Tuple[ast.AST, ast.AST]] = [(stmt, stmt)]
     while stack:
-        item = stack.pop()
-        yield item
+        item, parent = stack.pop()
+        yield item, parent
         for child in ast.iter_child_nodes(item):
             if isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case, ast.Lambda)):
                 continue
-            stack.append(child)
+            stack.append((child, item))
 
 
-def _collect_calls(index: ModuleIndex) -> Dict[str, List[Tuple[ast.Call, bool]]]:
+# A call the module makes: the call, its parent node, its statement and its scope.
+_Call = Tuple[ast.Call, ast.AST, ast.stmt, Scope]
+
+
+def _collect_calls(index: ModuleIndex) -> Dict[str, List[_Call]]:
     """Calls by what they call: ``f`` for ``f(...)``, ``self.m@C`` for ``self.m(...)`` in
     class ``C``'s methods."""
-    calls: Dict[str, List[Tuple[ast.Call, bool]]] = {}
+    calls: Dict[str, List[_Call]] = {}
     for scope in index.scopes.values():
         if scope.key.kind == CLASS:
             continue
@@ -1067,17 +1134,19 @@ def _collect_calls(index: ModuleIndex) -> Dict[str, List[Tuple[ast.Call, bool]]]
         for stmt in scope.statements:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue
-            for item in _expressions(stmt):
+            for item, parent in _expressions(stmt):
                 if not isinstance(item, ast.Call):
                     continue
                 func = item.func
                 if isinstance(func, ast.Name) and func.id not in local:
-                    calls.setdefault(func.id, []).append((item, False))
+                    calls.setdefault(func.id, []).append((item, parent, stmt, scope))
                 elif (
                     cls is not None
                     and isinstance(func, ast.Attribute)
                     and isinstance(func.value, ast.Name)
                     and func.value.id in ("self", "cls")
                 ):
-                    calls.setdefault(f"self.{func.attr}@{cls}", []).append((item, True))
+                    calls.setdefault(f"self.{func.attr}@{cls}", []).append(
+                        (item, parent, stmt, scope)
+                    )
     return calls

@@ -78,6 +78,16 @@ def _reason(plan: Plan) -> Optional[Reason]:
         ("def f():\n    return None\n", {"f->": [("str", 0.9)]}, Reason.RETURNS),
         ("def f():\n    return []\n", {"f->": [("str", 0.9)]}, Reason.RETURNS),
         ("def f():\n    pass\n", {"f->": [("bool", 0.9)]}, Reason.RETURNS),
+        (
+            "def f(): return g()\ndef h():\n    t = f()\n    return t['start']\n",
+            {"f->": [("str", 0.9)]},
+            Reason.USAGE,
+        ),
+        (
+            "class P:\n    def f(self): return self.x\n    def g(self): return self.f().items()\n",
+            {"P.f->": [("list[int]", 0.9)]},
+            Reason.USAGE,
+        ),
         ("def f():\n    yield 1\n", {"f->": [("list[int]", 0.9)]}, Reason.RETURNS),
         (
             "from datetime import tzinfo\nclass Z(tzinfo):\n    def tzname(self, dt): return 'Z'\n",

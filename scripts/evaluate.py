@@ -25,6 +25,7 @@ import ast
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -401,14 +402,16 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
     options = write_options(settings, store.threshold)
     real_checks = vars(choose_module)["ModuleChecks"]
     totals: Dict[str, Counter[str]] = {mode: Counter() for mode in ("plain", "checks", "verify")}
+    by_code: Counter[str] = Counter()  # the checker's changes by error code, right or wrong
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="localtypes-eval-") as folder:
         for package in sorted(by_package):
             candidates = sorted(by_package[package])
             rng.shuffle(candidates)
             modules: List[Tuple[str, str, Dict[Any, str]]] = []  # (relative, stripped, truths)
+            base = Path(os.path.commonpath(candidates)).parent if args.writer_whole else None
             for path in candidates:
-                if len(modules) >= args.writer:
+                if base is None and len(modules) >= args.writer:
                     break
                 try:
                     original = Path(path).read_text(encoding="utf-8")
@@ -419,8 +422,15 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
                         and slot.label
                         and slot.label != "Any"
                     }
-                    stripped = strip_annotations(original)
+                    stripped = (
+                        strip_signatures(original)
+                        if args.writer_keep_variables
+                        else strip_annotations(original)
+                    )
                 except (SourceError, SyntaxError, ValueError, RecursionError, OSError):
+                    continue
+                if base is not None:  # the whole package, laid out as it is
+                    modules.append((str(Path(path).relative_to(base)), stripped, truths))
                     continue
                 if len(truths) < 3:
                     continue
@@ -453,9 +463,20 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
             if not targets:
                 continue
             checker = Checker(root, [t.path for t in targets], Path(folder) / "cache", key="eval")
+            before = [{a.slot.key: a.label for a in t.added} for t in targets]
             stats = verify(targets, checker)
-            for target, (_, _, truths) in zip(targets, modules):
-                _score(totals["verify"], {a.slot.key: a.label for a in target.added}, truths)
+            for target, was, (_, _, truths) in zip(targets, before, modules):
+                now = {a.slot.key: a.label for a in target.added}
+                _score(totals["verify"], now, truths)
+                for key, label in was.items():  # what the checker's changes were worth
+                    if key not in truths or now.get(key) == label:
+                        continue
+                    change = "dropped" if key not in now else "replaced"
+                    totals["verify"][f"{change}_was_right"] += label == truths[key]
+                    verdict = "right" if label == truths[key] else "wrong"
+                    by_code[f"{target.blamed_by.get(key, '?')}:{verdict}"] += 1
+                    if key in now:
+                        totals["verify"]["replacement_right"] += now[key] == truths[key]
             totals["verify"]["replaced"] += stats.replaced
             totals["verify"]["dropped"] += stats.dropped
             totals["verify"]["remaining"] += stats.remaining
@@ -469,8 +490,14 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
             "right": counts["right"],
             "precision": round(counts["right"] / max(counts["written"], 1), 4),
             "coverage": round(counts["written"] / max(counts["slots"], 1), 4),
-            **{k: counts[k] for k in ("replaced", "dropped", "remaining", "modules") if counts[k]},
+            **{
+                k: counts[k]
+                for k in ("replaced", "dropped", "remaining", "modules", "dropped_was_right",
+                          "replaced_was_right", "replacement_right")
+                if counts[k]
+            },
         }
+    table["verify"]["changed_by_code"] = dict(by_code.most_common())
     table["seconds"] = round(time.time() - started, 1)
     print("| writer | slots | written | precision | coverage |")
     print("|---|---|---|---|---|")
@@ -480,6 +507,20 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
               f"{row['coverage']:.1%} |")  # fmt: skip
     Path(args.writer_json).write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
     return table
+
+
+def strip_signatures(source: str) -> str:
+    """The module with the annotations of parameters and returns removed (variables keep
+    theirs)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+            args = node.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None:
+                    arg.annotation = None
+    return ast.unparse(tree)
 
 
 def _no_checks(index: Any) -> None:
@@ -521,6 +562,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         " --verify) on N modules per test package, their annotations removed",
     )
     parser.add_argument("--writer-json", default=str(ROOT / "docs" / "evaluation_writer.json"))
+    parser.add_argument(
+        "--writer-whole",
+        action="store_true",
+        help="--writer: every module of each test package, laid out as in the package (the"
+        " checker sees the package's own callers); N is then ignored",
+    )
+    parser.add_argument(
+        "--writer-keep-variables",
+        action="store_true",
+        help="--writer: remove only the annotations of parameters and returns (the slots"
+        " scored); variables keep theirs, so that a function the writer annotates does not"
+        " lack the variable annotations its authors gave it",
+    )
     return parser.parse_args(argv)
 
 

@@ -907,6 +907,10 @@ def _class_members(cls: Scope) -> Set[str]:
                     names.add(item.attr)
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             names.add(stmt.target.id)
+    for item in ast.walk(node):
+        target = item.target if isinstance(item, ast.AnnAssign) else None
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            names.add(target.attr)  # ``self.used: list = []``
     return names
 
 

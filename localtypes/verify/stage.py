@@ -4,15 +4,19 @@
 2. A round: mypy over the annotated texts; an error counts when the baseline has no error
    with the same code and message on the same line (lines mapped back to the original,
    since added imports shift them).
-3. Each such error implicates annotations (``_implicated``): those on its line; the
-   callee's parameter it names (``Argument 2 to "f"``); for an error in a body, the
-   enclosing function's annotations and the returns of the functions called on its line;
-   for ``Incompatible return value``, the function's return; for a base class's
-   signature (``... incompatible with supertype "Base"``), the base's method.
-4. An implicated annotation's label is excluded and its file is written again from the
-   same guesses (``choose`` takes the next guess whose share of what is left clears the
-   threshold, after the cheap checks); from the third round on, an implicated annotation
-   is dropped. Rounds repeat until no new error is left, or ``MAX_ROUNDS``.
+3. Each such error has suspects (``_implicated``), most specific first: the annotations
+   on its line, the callee's parameter it names (``Argument 2 to "f"``), the base's
+   method a Liskov error names; for ``Incompatible return value``, the function's
+   return; then the returns of what its line calls (operators included), the enclosing
+   function's parameters the line uses, and last all of that function's annotations.
+   Errors a function gets only for being annotated (``Need type annotation``) blame its
+   annotations, or those of the method that sets the ``self.x`` they are about.
+4. A round blames, for each error, the most specific group no earlier round blamed:
+   their labels are excluded and the file is written again from the same guesses
+   (``choose`` takes the next guess whose share of what is left clears the threshold,
+   after the cheap checks). When every group was blamed, or from ``DROP_FROM_ROUND`` on,
+   the blamed annotations are dropped. Rounds repeat until no new error is left, or
+   ``MAX_ROUNDS``.
 
 The writer's safety checks run on every text this stage produces (``write`` runs them).
 """
@@ -35,9 +39,9 @@ from localtypes.syntax import parameters, parse_source
 from localtypes.verify.checker import Checker, Diagnostic
 
 # Checker runs after the baseline, at most.
-MAX_ROUNDS = 4
+MAX_ROUNDS = 5
 # From this round on an implicated annotation is dropped rather than replaced.
-DROP_FROM_ROUND = 3
+DROP_FROM_ROUND = 4
 # Errors an annotated function gets only because it is annotated (mypy then asks for the
 # types of its empty collections): no other guess helps, the function's annotations go.
 _TYPEDNESS = frozenset({"var-annotated", "empty-body", "has-type"})
@@ -59,6 +63,7 @@ class VerifyFile:
     text: str = ""  # the current annotated text
     added: Tuple[Added, ...] = ()
     excluded: Dict[SlotKey, Set[str]] = field(default_factory=dict)
+    blamed_by: Dict[SlotKey, str] = field(default_factory=dict)  # the first error's code
 
     @property
     def labels(self) -> Dict[SlotKey, str]:
@@ -87,6 +92,7 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
     stats.baseline_errors = len(baseline)
     known = Counter(_key(d, d.line) for d in baseline)
     maps: Dict[str, Dict[int, Optional[int]]] = {}
+    suspected: Set[Tuple[str, SlotKey]] = set()  # blamed in an earlier round
     for round_number in range(1, MAX_ROUNDS + 1):
         stats.rounds = round_number
         texts = {f.path: f.encode(f.text) for f in files if f.text != f.original}
@@ -104,16 +110,23 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
         drop = round_number >= DROP_FROM_ROUND
         changed: Set[str] = set()
         places = {f.path: _Places(f) for f in files if f.added}
+        earlier = set(suspected)
         for error in new:
-            blamed, typedness = _implicated(error, places, by_path)
+            groups, typedness = _implicated(error, places)
+            # the most specific suspects no earlier round blamed; when all were, all of them
+            fresh = next((group for group in groups if group - earlier), None)
+            blamed = fresh if fresh is not None else set().union(*groups)
+            final = drop or typedness or fresh is None
+            suspected.update(blamed)
             for path, key in blamed:
                 target = by_path[path]
                 label = target.labels.get(key)
                 if label is None:
                     continue
+                target.blamed_by.setdefault(key, error.code or "error")
                 excluded = target.excluded.setdefault(key, set())
                 before = set(excluded)
-                excluded.add(EXCLUDE_ALL if drop or typedness else label)
+                excluded.add(EXCLUDE_ALL if final else label)
                 if excluded != before:
                     changed.add(path)
         if not changed:
@@ -330,17 +343,19 @@ class _Places:
         return None
 
 
-def _implicated(
-    error: Diagnostic, places: Dict[str, _Places], files: Dict[str, VerifyFile]
-) -> Tuple[Set[Tuple[str, SlotKey]], bool]:
-    """The annotations (path, slot key) an error implicates, and whether it is an error
-    of typedness (only dropping the function's annotations helps)."""
-    blamed: Set[Tuple[str, SlotKey]] = set()
+Blame = Set[Tuple[str, SlotKey]]
+
+
+def _implicated(error: Diagnostic, places: Dict[str, _Places]) -> Tuple[List[Blame], bool]:
+    """The annotations (path, slot key) an error may be due to, as groups from the most
+    specific suspects to the least, and whether it is an error of typedness (then only
+    dropping the one group, the function's annotations, helps)."""
     here = places.get(error.path)
     typedness = error.code in _TYPEDNESS
     function = here.enclosing(error.line) if here is not None else None
+    direct: Blame = set()
     if here is not None and not typedness:
-        blamed.update((error.path, key) for key in here.on_line.get(error.line, ()))
+        direct.update((error.path, key) for key in here.on_line.get(error.line, ()))
     # a callee's parameter: ``Argument 2 to "f" of "C"``, ``Argument "days" to "Duration"``
     match = _CALLEE.search(error.message)
     if match:
@@ -357,7 +372,7 @@ def _implicated(
                         position = int(number) - 1
                         if position < len(target.params) and target.params[position] != key[3]:
                             continue
-                    blamed.add((path, key))
+                    direct.add((path, key))
     # a base class's method: ``... of "m" incompatible with supertype "Base"``
     match = _SUPERTYPE.search(error.message) or _SUPERTYPE_RETURN.search(error.message)
     if match:
@@ -365,40 +380,44 @@ def _implicated(
         qualified = f"{base.rsplit('.', 1)[-1]}.{method}"
         for path, place in places.items():
             for target in place.by_name.get(qualified, []):
-                blamed.update((path, key) for key in target.keys)
-    if blamed and not typedness:
-        return blamed, False
+                direct.update((path, key) for key in target.keys)
+    if direct and not typedness:
+        return [direct], False
     if here is not None and error.code == "assignment" and error.line in here.initialised:
         # ``self.x = v`` against the type the annotated initialiser gave ``self.x``
-        return {(error.path, key) for key in here.initialised[error.line]}, True
+        return [{(error.path, key) for key in here.initialised[error.line]}], True
     if here is not None and '"None"' in error.message and error.line in here.reads:
         # ``self.x`` read as the None an annotated initialiser set it to first
-        return {(error.path, key) for key in here.reads[error.line]}, True
+        return [{(error.path, key) for key in here.reads[error.line]}], True
+    groups: List[Blame] = []
     if function is not None and here is not None:
         if typedness:
-            return {(error.path, key) for key in function.keys}, True
+            return [{(error.path, key) for key in function.keys}], True
         if error.message.startswith(_RETURN_MESSAGES) and function.returns is not None:
-            return {(error.path, function.returns)}, False
-        # the function's parameters the line uses
-        used = here.names.get(error.line, set())
-        blamed.update(
-            (error.path, key)
-            for key in function.keys
-            if key[0] is SlotKind.PARAM and key[3] in used
-        )
+            groups.append({(error.path, function.returns)})
     # functions called on the line: their returns
     called = here.calls.get(error.line, set()) if here is not None else set()
     if not called:
         called = _calls_on_line(error)
+    returns: Blame = set()
     for name in called:
         for path, place in places.items():
             for target in place.by_name.get(name, []):
                 if target.returns is not None:
-                    blamed.add((path, target.returns))
-    if not blamed and function is not None:
-        # nothing on the line: the enclosing function's annotations are the suspects
-        blamed.update((error.path, key) for key in function.keys)
-    return blamed, False
+                    returns.add((path, target.returns))
+    groups.append(returns)
+    if function is not None and here is not None:
+        # the function's parameters the line uses, then all its annotations
+        used = here.names.get(error.line, set())
+        groups.append(
+            {
+                (error.path, key)
+                for key in function.keys
+                if key[0] is SlotKind.PARAM and key[3] in used
+            }
+        )
+        groups.append({(error.path, key) for key in function.keys})
+    return [group for group in groups if group], False
 
 
 _OPERATORS = {

@@ -275,7 +275,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--cache", type=Path, default=default_cache)
     parser.add_argument("--work", type=Path, default=default_cache / "work")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--repeat", type=int, default=REPEAT, help="timed runs (median)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs (median)")
     parser.add_argument(
         "--localtypes", type=Path, default=ROOT, help="a checkout (or copy) to run localtypes from"
     )

@@ -159,12 +159,11 @@ class Checker:
             finally:
                 self.runs += 1
         out: List[Diagnostic] = []
-        for line in lines:
+        for line in dict.fromkeys(lines):  # mypy repeats some (a missing import of a cached module)
             match = _LINE.match(line)
             if match is None or match.group("severity") != "error":
                 continue
-            path = match.group("path")
-            path = mirrored.get(path, path)
+            path = self._real(match.group("path"), mirrored)
             out.append(
                 Diagnostic(
                     path,
@@ -174,6 +173,19 @@ class Checker:
                 )
             )
         return out
+
+    def _real(self, path: str, mirrored: Mapping[str, str]) -> str:
+        """The project's path of a mirror's file, this tree's or the other's (mypy replays a
+        cached module's errors under the path it was checked at)."""
+        if path in mirrored:
+            return mirrored[path]
+        try:
+            relative = Path(path).relative_to(self.cache_dir)
+        except ValueError:
+            return path
+        if len(relative.parts) > 2 and relative.parts[1] == "src":
+            return str(self.root.joinpath(*relative.parts[2:]))
+        return path
 
     def _mirror(self, mirror: Path, given: Mapping[str, bytes]) -> Dict[str, str]:
         """Write the project's files under ``mirror`` (only those whose text changed);

@@ -93,7 +93,7 @@ def finish(
                 added=held.added,
             )
         )
-    with _cache_folder(settings) as base:
+    with _CacheFolder(settings) as base:
         checker = Checker(root, list(files), base)
         stats = verify(targets, checker)
     finished: List[FileOutcome] = []
@@ -112,7 +112,7 @@ def finish(
     return finished, stats
 
 
-class _cache_folder:
+class _CacheFolder:
     """``cache_base`` when the cache is on; a temporary folder, removed after, when not."""
 
     def __init__(self, settings: Settings) -> None:

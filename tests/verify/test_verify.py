@@ -238,3 +238,21 @@ def test_post_annotate_with_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     dropped = [s for s in document["skipped"] if s["reason"] == "checker-error"]
     assert len(document["added"]) + len(dropped) >= len(plain.json()["added"]) - 1
     assert query.json()["checker"] == document["checker"]
+
+
+def test_errors_of_modules_the_other_tree_checked_map_to_the_project(tmp_path: Path) -> None:
+    # mypy replays a cached module's errors under the path it was checked at: the mirror
+    # of the other tree, for a module the two share
+    root = _project(
+        tmp_path,
+        {"a.py": "import not_installed_anywhere\n", "b.py": "def f(x):\n    return x\n"},
+    )
+    files = [str(root / "a.py"), str(root / "b.py")]
+    checker = Checker(root, files, tmp_path / "cache")
+    runs = [
+        checker.check({}, "baseline"),
+        checker.check({files[1]: b"def f(x: int) -> int:\n    return x\n"}, "annotated"),
+        checker.check({}, "baseline"),
+    ]
+    for found in runs:
+        assert [(d.path, d.code) for d in found] == [(str(root / "a.py"), "import-not-found")]

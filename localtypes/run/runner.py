@@ -6,9 +6,10 @@ The runner prints nothing itself: the ``Report`` it is given says it all.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, ContextManager, List, Optional, Sequence
 
 from localtypes.run.cache import Cache, UnsafeCacheError
 from localtypes.run.concurrency import annotate_files
@@ -19,6 +20,7 @@ from localtypes.settings import Settings
 
 if TYPE_CHECKING:
     from localtypes.model.store import ModelStore
+    from localtypes.verify.run import Session
 
 
 def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report) -> Report:
@@ -53,21 +55,33 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
             else:
                 report.record(outcome)
         held: List[FileOutcome] = []
-        for outcome in annotate_files(misses, options, settings.jobs):
-            if outcome.held is not None:
-                held.append(outcome)  # --verify: checked together, then written
-            else:
-                report.record(outcome)
-        if held:
-            _verify(held, files, root, options, store.threshold, report)
+        with _checker(settings, files, root, misses) as session:
+            for outcome in annotate_files(misses, options, settings.jobs):
+                if outcome.held is not None:
+                    held.append(outcome)  # --verify: checked together, then written
+                else:
+                    report.record(outcome)
+            if held and session is not None:
+                _verify(held, session, options, store.threshold, report)
     report.finish()
     return report
 
 
+def _checker(
+    settings: Settings, files: List[str], root: Path, misses: List[str]
+) -> ContextManager[Optional[Session]]:
+    """--verify with files to annotate: the checker, its baseline checked in another
+    process while the model works."""
+    if not (settings.verify and misses):
+        return contextlib.nullcontext()
+    from localtypes.verify.run import Session
+
+    return Session(files, root, settings)
+
+
 def _verify(
     held: List[FileOutcome],
-    files: List[str],
-    root: Path,
+    session: Session,
     options: Options,
     threshold: float,
     report: Report,
@@ -76,7 +90,7 @@ def _verify(
     diffed and cached (``localtypes.verify.run``)."""
     from localtypes.verify.run import finish
 
-    outcomes, stats = finish(held, files, root, options, threshold)
+    outcomes, stats = finish(held, session, options, threshold)
     for outcome in outcomes:
         report.record(outcome)
     report.checker = (stats.replaced, stats.dropped, stats.remaining)

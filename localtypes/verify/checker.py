@@ -20,7 +20,7 @@ import hashlib
 import io
 import os
 import re
-import shutil
+import subprocess
 import sys
 import threading
 from dataclasses import dataclass
@@ -60,7 +60,7 @@ class Diagnostic:
 
 def project_python(root: Path) -> str:
     """The project's Python: the active virtualenv, else one at the project root, else the
-    ``python3`` on PATH, else this one."""
+    one running localtypes (as mypy itself assumes)."""
     active = os.environ.get("VIRTUAL_ENV")
     candidates = [Path(active)] if active else []
     candidates.extend(root / name for name in _VENVS)
@@ -68,7 +68,7 @@ def project_python(root: Path) -> str:
         for name in ("bin/python", "Scripts/python.exe"):
             if (folder / "pyvenv.cfg").is_file() and (folder / name).exists():
                 return str(folder / name)
-    return shutil.which("python3") or sys.executable
+    return sys.executable
 
 
 def mypy_config(root: Path) -> Optional[Path]:
@@ -118,6 +118,22 @@ class Checker:
         key = "\0".join(parts)
         self.cache_dir = cache_base / hashlib.sha256(key.encode()).hexdigest()[:20]
         self.runs = 0
+        self._spec = (str(self.root), self.files, str(cache_base), self.python, parts[0])
+
+    def warm(self) -> subprocess.Popen[bytes]:
+        """Check the baseline in another process now (the model works meanwhile, on the
+        other core): ``check(..., "baseline")`` then finds mypy's cache warm."""
+        import json
+
+        package = str(Path(__file__).resolve().parents[2])
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": package + (os.pathsep + path if path else "")}
+        return subprocess.Popen(
+            [sys.executable, "-c", "from localtypes.verify.checker import _warm; _warm()",
+             json.dumps(self._spec)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+        )  # fmt: skip
 
     def _arguments(self, tree: Path, files: Sequence[str]) -> List[str]:
         args = [
@@ -216,3 +232,11 @@ class Checker:
                 if stale.is_file() and str(stale) not in keep:
                     stale.unlink(missing_ok=True)
         return mirrored
+
+
+def _warm() -> None:
+    """``Checker.warm``'s process: the baseline check, its result thrown away."""
+    import json
+
+    root, files, cache_base, python, key = json.loads(sys.argv[1])
+    Checker(Path(root), files, Path(cache_base), python, key=key).check({}, "baseline")

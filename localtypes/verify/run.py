@@ -6,7 +6,9 @@ result. Also ``verify_sources`` for one module and its context (``POST /annotate
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -64,15 +66,46 @@ def cache_base(settings: Settings) -> Path:
     return base / "verify"
 
 
+class Session:
+    """The checker for one run, opened before the model works: its baseline is checked in
+    another process meanwhile (``Checker.warm``). A context manager."""
+
+    def __init__(self, files: Sequence[str], root: Path, settings: Settings) -> None:
+        self.folder = _CacheFolder(settings)
+        self.checker = Checker(root, list(files), self.folder.__enter__())
+        self.warming: Optional[subprocess.Popen[bytes]] = None
+        with contextlib.suppress(OSError):  # else the stage checks the baseline itself
+            self.warming = self.checker.warm()
+
+    def ready(self) -> Checker:
+        """The checker, once the baseline's process is done."""
+        if self.warming is not None:
+            self.warming.wait()
+            self.warming = None
+        return self.checker
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.warming is not None:
+            try:
+                self.warming.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.warming.kill()
+                self.warming.wait()
+        self.folder.__exit__()
+
+
 def finish(
     outcomes: Sequence[FileOutcome],
-    files: Sequence[str],
-    root: Path,
+    session: Session,
     options: Options,
     threshold: float,
 ) -> Tuple[List[FileOutcome], VerifyStats]:
-    """Check the held files together (with the rest of ``files`` as they are on disk), then
-    write or diff each as the mode says and cache it; the outcomes and what the checker did."""
+    """Check the held files together (with the rest of the run's files as they are on
+    disk), then write or diff each as the mode says and cache it; the outcomes and what
+    the checker did."""
     from localtypes.run.cache import Cache, sha256_bytes
     from localtypes.run.task import _finish
 
@@ -93,9 +126,7 @@ def finish(
                 added=held.added,
             )
         )
-    with _CacheFolder(settings) as base:
-        checker = Checker(root, list(files), base)
-        stats = verify(targets, checker)
+    stats = verify(targets, session.ready())
     finished: List[FileOutcome] = []
     for outcome, target in zip(outcomes, targets):
         held = outcome.held

@@ -256,3 +256,13 @@ def test_errors_of_modules_the_other_tree_checked_map_to_the_project(tmp_path: P
     ]
     for found in runs:
         assert [(d.path, d.code) for d in found] == [(str(root / "a.py"), "import-not-found")]
+
+
+def test_the_cache_key_and_the_settings_know_verify(tmp_path: Path) -> None:
+    from localtypes.settings import Settings, load_settings
+
+    assert Settings(verify=True).cache_key("sha", 0.7) != Settings().cache_key("sha", 0.7)
+    (tmp_path / "pyproject.toml").write_text("[tool.localtypes]\nverify = true\n")
+    assert load_settings(tmp_path, {}, environ={}).verify
+    assert not load_settings(tmp_path, {}, environ={"LOCALTYPES_VERIFY": "0"}).verify
+    assert load_settings(tmp_path / "x", {"verify": True}, environ={}).verify

@@ -287,6 +287,7 @@ class _Places:
         first: Dict[str, Dict[str, FrozenSet[SlotKey]]] = {}  # class -> attr -> keys
         uses: List[Tuple[str, int, str, bool]] = []  # (class, line, attr, is a store)
         bases: Dict[str, List[str]] = {}
+        declared: Set[str] = set()  # attributes a class declares with an annotation
         for cls in index.scopes.values():
             if cls.key.kind != CLASS:
                 continue
@@ -305,6 +306,8 @@ class _Places:
                 for stmt in method.statements:
                     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                         continue
+                    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Attribute):
+                        declared.add(stmt.target.attr)  # ``self.x: T = ...``
                     for item in ast.walk(stmt):
                         if (
                             isinstance(item, ast.Attribute)
@@ -315,6 +318,11 @@ class _Places:
                             if store:
                                 mine_first.setdefault(item.attr, mine)
                             uses.append((name, item.lineno, item.attr, store))
+            declared.update(  # ``x: T`` in the class body
+                stmt.target.id
+                for stmt in node.body
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+            )
 
         def owner(cls: str, attr: str, seen: Set[str]) -> FrozenSet[SlotKey]:
             # a base that sets it declares it (mypy reads the MRO from the base up)
@@ -327,6 +335,8 @@ class _Places:
             return first.get(cls, {}).get(attr, frozenset())
 
         for cls_name, line, attr, store in uses:
+            if attr in declared:
+                continue  # its type is declared: no initialiser decides it
             keys_of = owner(cls_name, attr, {cls_name})
             if keys_of:
                 target = self.initialised if store else self.reads

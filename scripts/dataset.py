@@ -26,11 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.features import FEATURES_VERSION
+from localtypes.analysis.project import ProjectIndex
 from localtypes.analysis.slots import ModuleInfo, Slot
 from localtypes.errors import SourceError
 from localtypes.labels import ANY
+from localtypes.module import ModuleIndex
+from localtypes.syntax import parse_source
 
 MAX_FILE_BYTES = 1_000_000  # generated giants teach nothing and dominate time
+# Ablation switch: LOCALTYPES_NO_PROJECT=1 extracts each file alone (no cross-file features).
+USE_PROJECT = os.environ.get("LOCALTYPES_NO_PROJECT", "") != "1"
 
 
 @dataclass
@@ -61,29 +66,63 @@ class EncodedModule:
     kinds: np.ndarray[Any, Any]  # [S] int8
 
 
-def _extract_file(item: Tuple[str, str]) -> Optional[ModuleRecord]:
-    package, path = item
+def _package_base(paths: Sequence[Path]) -> Path:
+    """The folder module names count from: above every file and above any package."""
+    base = Path(os.path.commonpath([str(path.parent) for path in paths]))
+    while (base / "__init__.py").exists() and base != base.parent:
+        base = base.parent
+    return base
+
+
+def _extract_package(item: Tuple[str, List[str]]) -> List[ModuleRecord]:
+    """The labelled slots of every file of one package, read as one project."""
+    package, paths = item
+    indexes: Dict[str, ModuleIndex] = {}
+    files: Dict[str, str] = {}
+    base = _package_base([Path(path) for path in paths])
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+            if len(data) > MAX_FILE_BYTES:
+                continue
+            source = data.decode("utf-8")
+            relative = Path(path).relative_to(base).as_posix()
+            indexes[relative] = ModuleIndex(parse_source(source), source)
+            files[relative] = path
+        except (OSError, UnicodeDecodeError, SourceError, ValueError, RecursionError):
+            continue
     try:
-        data = Path(path).read_bytes()
-        if len(data) > MAX_FILE_BYTES:
-            return None
-        module = extract(data.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, SourceError):
-        return None
-    slots = [s for s in module.slots if s.label and s.label != ANY]
-    if not slots:
-        return None
-    return ModuleRecord(package=package, path=path, info=module.info, slots=slots)
+        project: Optional[ProjectIndex] = ProjectIndex(indexes) if USE_PROJECT else None
+    except RecursionError:
+        project = None
+    records = []
+    for relative, index in indexes.items():
+        try:
+            facts = project.facts(relative) if project is not None else None
+            module = extract(index.source, index=index, facts=facts)
+        except (SourceError, RecursionError):
+            continue
+        slots = [s for s in module.slots if s.label and s.label != ANY]
+        if slots:
+            records.append(
+                ModuleRecord(package=package, path=files[relative], info=module.info, slots=slots)
+            )
+    return records
 
 
 def extract_files(items: Sequence[Tuple[str, str]], jobs: int) -> List[ModuleRecord]:
-    """Extract labelled slots from (package, path) pairs, in parallel, keeping input order."""
+    """Extract labelled slots from (package, path) pairs, a package at a time (the project
+    index sees all its modules), in parallel, keeping input order."""
+    grouped: Dict[str, List[str]] = {}
+    for package, path in items:
+        grouped.setdefault(package, []).append(path)
+    work = list(grouped.items())
     if jobs <= 1:
-        results = [_extract_file(item) for item in items]
+        results = [_extract_package(item) for item in work]
     else:
         with Pool(jobs) as pool:
-            results = pool.map(_extract_file, items, chunksize=16)
-    return [record for record in results if record is not None]
+            results = pool.map(_extract_package, work, chunksize=1)
+    return [record for records in results for record in records]
 
 
 def slot_key(slot: Slot) -> str:
@@ -129,7 +168,7 @@ def cap_per_package(records: List[ModuleRecord], cap: int, seed: int) -> None:
 
 
 def _extractor_version() -> str:
-    return f"features-v{FEATURES_VERSION}"
+    return f"features-v{FEATURES_VERSION}" + ("" if USE_PROJECT else "-no-project")
 
 
 def load_splits(

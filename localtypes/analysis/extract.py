@@ -18,7 +18,9 @@ from localtypes.analysis.features.names import decorator_names, name_features
 from localtypes.analysis.features.returns import return_features
 from localtypes.analysis.features.usage import usages
 from localtypes.analysis.features.values import value_kind
+from localtypes.analysis.project import ModuleFacts
 from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
+from localtypes.analysis.static import StaticTyper
 from localtypes.analysis.visible import module_info
 from localtypes.errors import SourceError
 from localtypes.labels import LabelError, normalize_node
@@ -29,29 +31,36 @@ _ANNOTATION_ONLY_MODULES = frozenset({"typing", "typing_extensions", "__future__
 
 
 def extract(
-    source: str, tree: Optional[ast.Module] = None, *, index: Optional[ModuleIndex] = None
+    source: str,
+    tree: Optional[ast.Module] = None,
+    *,
+    index: Optional[ModuleIndex] = None,
+    facts: Optional[ModuleFacts] = None,
 ) -> ExtractedModule:
     """The slots of ``source`` and what it can see.
 
     Parses ``source`` unless its ``tree`` or its ``index`` (``ModuleIndex``) is given; they
-    are only read, so a caller that already has them can share them. Raises
+    are only read, so a caller that already has them can share them. ``facts`` are the
+    module's cross-file features from the project index (``ProjectIndex.facts``). Raises
     ``SourceError`` (with line and column) when the source is not valid Python.
     """
     if index is None:
         index = ModuleIndex(tree if tree is not None else parse_source(source), source)
     info = module_info(index)
     try:
-        slots = tuple(_Collector(index, info).collect())
+        slots = tuple(_Collector(index, info, facts or {}).collect())
     except RecursionError:
         raise SourceError("cannot analyse: expressions nested too deeply") from None
     return ExtractedModule(slots=slots, info=info)
 
 
 class _Collector:
-    def __init__(self, index: ModuleIndex, info: ModuleInfo) -> None:
+    def __init__(self, index: ModuleIndex, info: ModuleInfo, facts: ModuleFacts) -> None:
         self.index = index
         self.info = info
         self.imports = info.imports
+        self.facts = facts
+        self.typer = StaticTyper(info, tuple(index.bindings))
         roots = sorted({origin.lstrip(".").split(".")[0] for origin in info.imports.values()})
         # typing imports only say "this file is annotated": code to annotate has none.
         roots = [root for root in roots if root and root not in _ANNOTATION_ONLY_MODULES]
@@ -107,10 +116,13 @@ class _Collector:
             if skip_first and arg is first:
                 continue
             annotation, label = self._label(arg.annotation)
+            decided = self.typer.expr(default) if default is not None else None
             feats = [
                 "k:param",
                 f"pk:{param_kind}",
                 f"pos:{min(index, 6)}",
+                *([f"sd:{decided}"] if decided else []),
+                *self.facts.get((scope, occurrence, arg.arg), ()),
                 *self._name_features(arg.arg, "n"),
                 *common,
                 *(value_kind(default, "dv") if default is not None else ["dv:absent"]),
@@ -131,7 +143,14 @@ class _Collector:
                 features=tuple(dict.fromkeys(feats)),
             )
         annotation, label = self._label(fn.returns)
-        feats = ["k:return", *common, *return_features(fn, body)]
+        decided = self.typer.returns(fn, body)
+        feats = [
+            "k:return",
+            *([f"sr:{decided}"] if decided else []),
+            *self.facts.get((scope, occurrence, "return"), ()),
+            *common,
+            *return_features(fn, body),
+        ]
         feats += doc_features(doc_return, "rdoc")
         feats += [f"param:{name}" for name in names[:6]]
         yield Slot(
@@ -211,7 +230,9 @@ class _Collector:
                 annotation, label = None, None
                 target = stmt.targets[0]
             value = stmt.value
-            feats = ["k:variable", *self._name_features(name, "n"), *context]
+            decided = self.typer.expr(value)
+            feats = ["k:variable", *([f"sv:{decided}"] if decided else [])]
+            feats += [*self._name_features(name, "n"), *context]
             feats.extend(value_kind(value, "v") if value is not None else ["v:absent"])
             if name.isupper():
                 feats.append("constant")

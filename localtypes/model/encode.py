@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 OTHER = "<other>"
 TEMPLATES = ("{}", "{} | None", "list[{}]")
-SLOT_FEATURES = 48
+SLOT_FEATURES = 64  # per slot (stores before features v5 used 48: see Encoder.from_vocab)
 STATIC_FEATURES = 8
 PAIR_FEATURES = 8
 
@@ -81,6 +81,7 @@ class Encoder:
         buckets: int,
         max_bases: int = MAX_BASES,
         templates: Sequence[str] = TEMPLATES,
+        slot_features: int = SLOT_FEATURES,
     ) -> None:
         self.labels = list(labels)
         self.index = {label: i for i, label in enumerate(self.labels)}
@@ -88,6 +89,7 @@ class Encoder:
         self.other = self.index[OTHER]
         self.max_bases = max_bases
         self.templates = tuple(templates)
+        self.slot_features = slot_features
 
     @classmethod
     def from_vocab(cls, vocab: Dict[str, Any]) -> Encoder:
@@ -97,6 +99,7 @@ class Encoder:
             buckets=int(vocab["buckets"]),
             max_bases=int(vocab.get("max_bases", 24)),
             templates=vocab.get("templates", TEMPLATES),
+            slot_features=int(vocab.get("slot_features", 48)),
         )
 
     def to_vocab(self) -> Dict[str, Any]:
@@ -105,6 +108,7 @@ class Encoder:
             "buckets": self.buckets,
             "max_bases": self.max_bases,
             "templates": list(self.templates),
+            "slot_features": self.slot_features,
         }
 
     def encode(self, module: ExtractedModule) -> Batch:
@@ -144,7 +148,7 @@ class Encoder:
             feats.append(f"C|label:{cand.label}")
             static[0, j] = ids(feats, STATIC_FEATURES)
             mask[0, j] = 0.0
-        features = np.zeros((len(slots), SLOT_FEATURES), dtype=np.int64)
+        features = np.zeros((len(slots), self.slot_features), dtype=np.int64)
         pair_index: List[Tuple[int, int]] = [(0, 0)]
         pair_ids: List[List[int]] = [[0] * PAIR_FEATURES]
         matcher = PairMatcher(bases, info.members)
@@ -152,7 +156,7 @@ class Encoder:
         # few distinct tag sets, so each is formatted and hashed once.
         pair_rows: Dict[Tuple[Tuple[str, ...], str], List[List[int]]] = {}
         for i, slot in enumerate(slots):
-            features[i] = ids(slot.features, SLOT_FEATURES)
+            features[i] = ids(slot.features, self.slot_features)
             kind = slot.kind.value
             for base, feats in matcher.pairs(slot).items():
                 key = (tuple(feats), kind)

@@ -27,13 +27,14 @@ def usages(body: FunctionBody, names: Set[str]) -> Dict[str, List[str]]:
             bucket.append("u:reassigned")
             continue
         parent = parents.get(node)
-        bucket.extend(_usage_of(node, parent, parents))
+        bucket.extend(usage_of(node, parent, parents))
     return {name: list(dict.fromkeys(feats))[:MAX_USAGES] for name, feats in found.items()}
 
 
-def _usage_of(
-    node: ast.Name, parent: Optional[ast.AST], parents: Dict[ast.AST, ast.AST]
+def usage_of(
+    node: ast.expr, parent: Optional[ast.AST], parents: Dict[ast.AST, ast.AST]
 ) -> List[str]:
+    """How the value of ``node`` is used by its parent (a name's, or a call's result)."""
     if parent is None:
         return []
     if isinstance(parent, ast.Attribute):

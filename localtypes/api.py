@@ -11,12 +11,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from localtypes.analysis.extract import extract
+from localtypes.analysis.project import ModuleFacts, ProjectIndex
 from localtypes.analysis.slots import ModuleInfo, Slot, SlotKind
 from localtypes.edit.plan import Added, Rejection, SlotGuess, WriteOptions
 from localtypes.edit.rounds import write_rounds
+from localtypes.errors import SourceError
 from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
 from localtypes.module import ModuleIndex
 from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings
+from localtypes.syntax import parse_source
 
 # Guesses per slot that annotate weighs (the first, then those the checks may fall back on).
 CHOICE_TOP_K = 5
@@ -64,12 +67,41 @@ def predict(
     *,
     top_k: int = DEFAULT_TOP_K,
     predictor: Optional[Predictor] = None,
+    context: Optional[Mapping[str, str]] = None,
+    facts: Optional[ModuleFacts] = None,
 ) -> Prediction:
     """Predict ranked types for every slot of ``source``.
 
+    ``context`` holds other modules of the same project (path -> source, paths relative to
+    the project root like ``path``): their call sites and uses of this module's functions
+    become evidence. ``facts`` are that evidence already computed (``project_facts``).
     Raises ``SourceError`` when the source does not parse.
     """
-    return _predict(source, path, top_k, predictor, None)
+    if facts is None and context:
+        facts = project_facts(source, path, context)
+    return _predict(source, path, top_k, predictor, None, facts)
+
+
+def project_facts(source: str, path: Optional[str], context: Mapping[str, str]) -> ModuleFacts:
+    """The cross-file evidence for ``source`` from the other modules of its project.
+
+    A context module that does not parse adds nothing (it is the user's neighbour, not the
+    file asked about); ``source`` itself must parse (``SourceError``).
+    """
+    own = path or "<module>.py"
+    modules: Dict[str, ModuleIndex] = {}
+    for other, text in context.items():
+        if other == own:
+            continue
+        try:
+            modules[other] = ModuleIndex(parse_source(text), text)
+        except SourceError:
+            continue
+    modules[own] = ModuleIndex(parse_source(source), source)
+    try:
+        return ProjectIndex(modules).facts(own)
+    except RecursionError:
+        return {}
 
 
 def _predict(
@@ -78,11 +110,12 @@ def _predict(
     top_k: int,
     predictor: Optional[Predictor],
     index: Optional[ModuleIndex],
+    facts: Optional[ModuleFacts] = None,
 ) -> Prediction:
     if not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
     predictor = predictor or default_predictor()
-    module = extract(source, index=index)
+    module = extract(source, index=index, facts=facts)
     guesses = predictor.predict(module, top_k=top_k)
     return Prediction(
         model=predictor.info,
@@ -159,8 +192,11 @@ def annotate(
     settings: Optional[Settings] = None,
     predictor: Optional[Predictor] = None,
     context: Optional[Mapping[str, str]] = None,
+    facts: Optional[ModuleFacts] = None,
 ) -> AnnotateResult:
     """Write the model's confident predictions into ``source`` as annotations.
+
+    ``context`` and ``facts``: other modules of the project, as for ``predict``.
 
     Only slots without an annotation, of ``settings.kinds``, whose top guess reaches
     ``settings.min_confidence`` (default: the model's calibrated threshold) and whose names
@@ -183,10 +219,13 @@ def annotate(
     )
     model = predictor
     last: Dict[Any, SlotGuess] = {}  # slot key -> its guesses, the slot as first found
+    if facts is None and context:
+        facts = project_facts(source, path, context)
 
     def guess(index: ModuleIndex) -> List[SlotGuess]:
-        # the next guesses too: when the cheap checks rule the first out, one may be taken
-        prediction = _predict(index.source, path, CHOICE_TOP_K, model, index)
+        # the next guesses too: when the cheap checks rule the first out, one may be taken.
+        # Annotations and imports never change call sites: one set of facts serves every pass.
+        prediction = _predict(index.source, path, CHOICE_TOP_K, model, index, facts)
         guesses = [
             SlotGuess(
                 item.slot,

@@ -41,10 +41,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dataset import ModuleRecord, corpus_split_files, load_splits
+from dataset import ModuleRecord, _package_base, corpus_split_files, load_splits
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.slots import ExtractedModule, Slot, SlotKind
+from localtypes.api import project_facts
 from localtypes.errors import SourceError
 from localtypes.labels import base_type
 from localtypes.model.predictor import OnnxPredictor
@@ -79,6 +80,30 @@ def safe_base(label: str) -> str:
         return base_type(label)
     except SyntaxError:
         return label
+
+
+SCALARS = frozenset({"str", "int", "bool", "float", "bytes", "None"})
+CONTAINERS = frozenset({"list", "dict", "tuple", "set", "frozenset"})
+COMPOSITES = frozenset(
+    {"Iterator", "Iterable", "Callable", "Sequence", "Mapping", "Generator", "AsyncIterator",
+     "AsyncIterable", "AsyncGenerator", "MutableMapping", "MutableSequence", "Collection"}
+)  # fmt: skip
+
+
+def category(label: str) -> str:
+    """scalar, project (a class or alias of the package), container, composite or other."""
+    if label in SCALARS:
+        return "scalar"
+    base = safe_base(label).split(" | ")[0]
+    if base in CONTAINERS:
+        return "container"
+    if base in COMPOSITES:
+        return "composite"
+    # Canonical labels qualify imported names (pathlib.Path) and keep the module's own
+    # classes, aliases and relative imports bare (Token): bare, capitalised = the project's.
+    if "." not in base and base[:1].isupper() and base not in ("Any", "Self"):
+        return "project"
+    return "other"
 
 
 def name_key(slot: Slot) -> Tuple[str, str]:
@@ -216,6 +241,14 @@ class Scores:
             }
         return out
 
+    def by_category(self, kinds: Sequence[SlotKind]) -> Dict[str, Dict[str, float]]:
+        """Top-1 by what the true type is (the issue tracker's categories)."""
+        found: Dict[str, List[bool]] = defaultdict(list)
+        for kind, truth, ranked, _conf, _common in self.rows:
+            if kind in kinds:
+                found[category(truth)].append(bool(ranked) and ranked[0] == truth)
+        return {name: {"slots": len(hits), "top1": _mean(hits)} for name, hits in found.items()}
+
     def curve(self, kinds: Sequence[SlotKind]) -> Tuple[np.ndarray[Any, Any], ...]:
         rows = [row for row in self.rows if row[0] in kinds]
         conf = np.array([r[3] for r in rows])
@@ -260,11 +293,12 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
     model_scores, name_scores, auto_scores = Scores(), Scores(), Scores()
     auto = autotyping_predictions(test, Path(args.work_dir)) if not args.skip_autotyping else {}
     started = time.time()
+    stripped = _stripped_projects(test) if args.unannotated else {}
     for record in test:
         module = ExtractedModule(slots=tuple(record.slots), info=record.info)
         truths: Optional[Dict[Any, Optional[str]]] = None
         if args.unannotated:
-            module = _unannotated(record)
+            module = stripped.get(record.path) or ExtractedModule(slots=(), info=record.info)
             truths = {slot.key: slot.label for slot in record.slots}
         guesses = predictor.predict(module, top_k=5)
         for slot, ranked in zip(module.slots, guesses):
@@ -286,6 +320,10 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
         "model": model_scores.table(),
         "baseline_per_name": name_scores.table(),
         "at_default_threshold": model_scores.at_threshold(core, store.threshold),
+        "by_category": {
+            "params": model_scores.by_category(GROUPS["params"]),
+            "returns": model_scores.by_category(GROUPS["returns"]),
+        },
         "inference_seconds": round(elapsed, 1),
     }
     if auto:
@@ -305,14 +343,33 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
     return results
 
 
-def _unannotated(record: ModuleRecord) -> ExtractedModule:
-    """The record's module as its authors would have had it before annotating: every
-    annotation removed (labels still come from the original)."""
-    source = Path(record.path).read_text(encoding="utf-8", errors="replace")
-    try:
-        return extract(strip_annotations(source))
-    except (SourceError, SyntaxError, ValueError, RecursionError):
-        return ExtractedModule(slots=(), info=record.info)
+def _stripped_projects(records: Sequence[ModuleRecord]) -> Dict[str, ExtractedModule]:
+    """Each record's module as its authors had it before annotating: every annotation of
+    every file of its package removed, the package read as one project (labels still come
+    from the original)."""
+    by_package: Dict[str, List[ModuleRecord]] = defaultdict(list)
+    for record in records:
+        by_package[record.package].append(record)
+    out: Dict[str, ExtractedModule] = {}
+    for package_records in by_package.values():
+        sources: Dict[str, str] = {}
+        base = _package_base([Path(record.path) for record in package_records])
+        for record in package_records:
+            text = Path(record.path).read_text(encoding="utf-8", errors="replace")
+            try:
+                sources[Path(record.path).relative_to(base).as_posix()] = strip_annotations(text)
+            except (SyntaxError, ValueError, RecursionError):
+                continue
+        for record in package_records:
+            relative = Path(record.path).relative_to(base).as_posix()
+            if relative not in sources:
+                continue
+            try:
+                facts = project_facts(sources[relative], relative, sources)
+                out[record.path] = extract(sources[relative], facts=facts)
+            except (SourceError, RecursionError):
+                continue
+    return out
 
 
 def plot_curve(scores: Scores, threshold: float, out: Path) -> None:
@@ -365,6 +422,14 @@ def print_table(results: Dict[str, Any]) -> None:
         f"\nparams+returns at the default threshold {point['threshold']}: precision "
         f"{point['precision']:.1%}, coverage {point['coverage']:.1%}"
     )
+    print("\n| truth is | params top-1 | returns top-1 |\n|---|---|---|")
+    categories = results["by_category"]
+    for name in ("scalar", "project", "container", "composite", "other"):
+        cells = []
+        for group in ("params", "returns"):
+            row = categories[group].get(name, {"top1": 0.0, "slots": 0})
+            cells.append(f"{row['top1']:.1%} ({row['slots']})")
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
 
 
 # --- what the writer writes: plain, with the cheap checks, with --verify ----------------

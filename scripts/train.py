@@ -39,6 +39,7 @@ from dataset import (
     load_splits,
 )
 from model_def import TypeModel
+from static_calibration import calibrate as calibrate_static
 
 from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.slots import SlotKind
@@ -403,6 +404,9 @@ def train(args: argparse.Namespace) -> None:
     check_quantization(
         out, Path(args.work_dir) / "model.float.onnx", splits["valid"] or splits["train"], args
     )
+    # The static pass's trusted rules, and the threshold of what the predictor then answers.
+    calibrated = calibrate_static(out, splits["valid"] or splits["train"])
+    print(f"static rules {calibrated['static_rules']}; threshold {calibrated['threshold']}")
     print(f"done in {time.time() - started:.0f}s -> {out}", flush=True)
 
 
@@ -422,7 +426,7 @@ def export_store(
     work = Path(tempfile.mkdtemp(prefix="localtypes-export-"))
     float_path = work / "model.float.onnx"
     example = (
-        torch.ones((3, 48), dtype=torch.int64),
+        torch.ones((3, encoder.slot_features), dtype=torch.int64),
         torch.ones((1, 4, 8), dtype=torch.int64),
         torch.zeros((1, 4), dtype=torch.float32),
         torch.zeros((3,), dtype=torch.int64),

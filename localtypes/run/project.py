@@ -1,0 +1,119 @@
+"""The project a run's files belong to: its index, built once per run and cached.
+
+Every Python module under the project root that the walk takes (not only the files named
+on the command line) is read; the project index (``localtypes.analysis.project``) turns
+their call sites into cross-file evidence for each selected file. The evidence is small
+and picklable, so worker processes get it with their files. It is cached by the bytes of
+every module of the project and this code's fingerprint: a re-run over an unchanged tree
+reads the cache; a change anywhere rebuilds it, since a call site in one file is evidence
+for another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from localtypes.analysis.project import ModuleFacts, ProjectIndex
+from localtypes.errors import SourceError
+from localtypes.module import ModuleIndex
+from localtypes.run.discovery import Walker
+from localtypes.run.files import atomic_write, decode_source
+from localtypes.settings import code_fingerprint
+from localtypes.syntax import parse_source
+
+FORMAT = 1
+MAX_MODULE_BYTES = 2_000_000  # generated giants: skipped as evidence (still annotated)
+
+
+def facts_digest(facts: ModuleFacts) -> str:
+    """A short digest of one file's evidence (part of its result's cache key)."""
+    if not facts:
+        return ""
+    text = json.dumps(sorted([list(key), list(value)] for key, value in facts.items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def project_facts(
+    root: Path, walker: Walker, files: Sequence[str], cache_dir: Optional[Path]
+) -> Dict[str, ModuleFacts]:
+    """Cross-file evidence for each of ``files`` (keyed as given), from every module the
+    walker takes under ``root``."""
+    modules = _modules(root, walker, files)
+    digest = hashlib.sha256(f"{FORMAT}\0{code_fingerprint()}".encode())
+    for relative, (_, data) in sorted(modules.items()):
+        digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
+    cache = cache_dir / "project" / f"{digest.hexdigest()[:32]}.json" if cache_dir else None
+    every = _read(cache) if cache is not None else None
+    if every is None:
+        every = _build(modules)
+        if cache is not None:
+            _write(cache, every)
+    out: Dict[str, ModuleFacts] = {}
+    for relative, (path, _) in modules.items():
+        if path in files:
+            out[path] = every.get(relative, {})
+    return out
+
+
+def _modules(root: Path, walker: Walker, files: Sequence[str]) -> Dict[str, Tuple[str, bytes]]:
+    """Relative posix path -> (the path as the run names it, bytes) of every module."""
+    found: Dict[str, Tuple[str, bytes]] = {}
+    named = {os.path.realpath(path): path for path in files}
+    every = [str(path) for path in walker.select([str(root)]).files]
+    for path in [*files, *every]:
+        real = os.path.realpath(path)
+        try:
+            relative = Path(real).relative_to(root.resolve()).as_posix()
+        except ValueError:
+            relative = Path(path).name  # outside the root: alone, by its name
+        if relative in found or not relative.endswith((".py", ".pyi")):
+            continue
+        try:
+            data = Path(real).read_bytes()
+        except OSError:
+            continue  # the run reports unreadable files it was asked for
+        if len(data) <= MAX_MODULE_BYTES:
+            found[relative] = (named.get(real, path), data)
+    return found
+
+
+def _build(modules: Dict[str, Tuple[str, bytes]]) -> Dict[str, ModuleFacts]:
+    indexes: Dict[str, ModuleIndex] = {}
+    for relative, (_, data) in modules.items():
+        try:
+            text = decode_source(data).text
+            indexes[relative] = ModuleIndex(parse_source(text), text)
+        except (SourceError, RecursionError):
+            continue  # a module that does not parse is evidence of nothing
+    try:
+        project = ProjectIndex(indexes)
+    except RecursionError:
+        return {}
+    return {relative: project.facts(relative) for relative in indexes}
+
+
+def _read(cache: Path) -> Optional[Dict[str, ModuleFacts]]:
+    try:
+        document = json.loads(cache.read_bytes())
+        return {
+            relative: {(str(q), int(o), str(n)): tuple(map(str, f)) for q, o, n, f in entries}
+            for relative, entries in document.items()
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # missing or damaged (any shape of JSON): rebuilt
+
+
+def _write(cache: Path, every: Dict[str, ModuleFacts]) -> None:
+    document: Dict[str, List[object]] = {
+        relative: [[*key, list(value)] for key, value in facts.items()]
+        for relative, facts in every.items()
+    }
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(cache, json.dumps(document).encode("utf-8"), fsync=False)
+    except OSError:
+        pass  # a cache that cannot be written is skipped, as results are

@@ -24,13 +24,24 @@ def is_stdlib(module: str) -> bool:
     return module.split(".")[0] in _STDLIB or module == "builtins"
 
 
+@functools.lru_cache(maxsize=1)
+def _search_context() -> object:
+    """typeshed's own stubs only: the standard library is all the static pass asks about,
+    and an explicit (empty) search path spares typeshed_client a subprocess per lookup."""
+    import typeshed_client  # imported on first use: only the static pass needs it
+
+    return typeshed_client.get_search_context(search_path=[])
+
+
 @functools.lru_cache(maxsize=512)
 def _names(module: str) -> Optional[Dict[str, object]]:
     """The stub's names of ``module`` (typeshed_client's NameInfo by name), or None."""
-    import typeshed_client  # imported on first use: only the static pass needs it
+    import typeshed_client
 
     try:
-        found = typeshed_client.get_stub_names(module)
+        found = typeshed_client.get_stub_names(
+            module, search_context=_search_context()  # type: ignore[arg-type]
+        )
     except (SyntaxError, ValueError, OSError, RecursionError):
         return None
     return dict(found) if found is not None else None

@@ -32,6 +32,12 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def content_key(data: bytes, salt: str = "") -> str:
+    """The entry key of a file's bytes; ``salt`` is what else decides its result (the
+    digest of its project evidence: a call site elsewhere changes what is written here)."""
+    return sha256_bytes(data) if not salt else sha256_bytes(data + b"\0" + salt.encode())
+
+
 def default_cache_dir() -> Path:
     """The user's cache folder for localtypes (platformdirs)."""
     import platformdirs  # only runs that use the cache pay for the import
@@ -157,8 +163,10 @@ class Cache:
         output: Optional[bytes],
         added: Tuple[Tuple[str, int], ...],
         below_threshold: int,
+        salt: str = "",
     ) -> None:
-        """Record a file's result, and that its output (if any) is final in turn."""
+        """Record a file's result, and that its output (if any) is final in turn (under
+        the same ``salt``: see ``content_key``)."""
         self.put(content_sha, CacheEntry(output, added, below_threshold))
         if output is not None:
-            self.put(sha256_bytes(output), CacheEntry(None, (), below_threshold))
+            self.put(content_key(output, salt), CacheEntry(None, (), below_threshold))

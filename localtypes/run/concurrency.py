@@ -16,8 +16,9 @@ import os
 import signal
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, Optional, Sequence
 
+from localtypes.analysis.project import ModuleFacts
 from localtypes.run.report import FileOutcome
 from localtypes.run.task import Options, annotate_file
 
@@ -32,15 +33,22 @@ BYTES_PER_WORKER = 256 * 1024
 
 
 def annotate_files(
-    paths: Sequence[str], options: Options, jobs: Optional[int]
+    paths: Sequence[str],
+    options: Options,
+    jobs: Optional[int],
+    facts: Optional[Mapping[str, ModuleFacts]] = None,
 ) -> Iterator[FileOutcome]:
-    """The outcome of every file of ``paths``, as each is done, in ``worker_count`` processes."""
+    """The outcome of every file of ``paths``, as each is done, in ``worker_count`` processes.
+
+    ``facts``: each file's evidence from the rest of its project (sent along with the file).
+    """
     if not paths:
         return iter(())
+    evidence = facts or {}
     workers = worker_count(jobs, paths)
     if workers > 1:
-        return _in_pool(paths, options, workers)
-    return _in_process(paths, options)
+        return _in_pool(paths, options, workers, evidence)
+    return _in_process(paths, options, evidence)
 
 
 def worker_count(jobs: Optional[int], paths: Sequence[str]) -> int:
@@ -90,10 +98,12 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _in_process(paths: Sequence[str], options: Options) -> Iterator[FileOutcome]:
+def _in_process(
+    paths: Sequence[str], options: Options, facts: Mapping[str, ModuleFacts]
+) -> Iterator[FileOutcome]:
     predictor = _load_predictor(options.settings.model)
     for path in paths:
-        yield annotate_file(path, options, predictor)
+        yield annotate_file(path, options, predictor, facts.get(path))
 
 
 # --- worker processes --------------------------------------------------------------------
@@ -140,20 +150,22 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="localtypes-parent-watch", daemon=True).start()
 
 
-def _work(path: str, options: Options) -> FileOutcome:
+def _work(path: str, options: Options, facts: Optional[ModuleFacts] = None) -> FileOutcome:
     global _working
     if _worker_predictor is None:
         return FileOutcome.failure(path, f"cannot load the model: {_worker_error}")
     _working = True
     try:
-        return annotate_file(path, options, _worker_predictor)
+        return annotate_file(path, options, _worker_predictor, facts)
     except KeyboardInterrupt:
         return FileOutcome.failure(path, "interrupted (Ctrl-C)")
     finally:
         _working = False
 
 
-def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[FileOutcome]:
+def _in_pool(
+    paths: Sequence[str], options: Options, workers: int, facts: Mapping[str, ModuleFacts]
+) -> Iterator[FileOutcome]:
     """Annotate ``paths`` in ``workers`` processes: this one and ``workers - 1`` children.
 
     This process works too: it starts at once (its interpreter and imports are paid for)
@@ -194,7 +206,8 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
                     if path is None:
                         break
                     try:
-                        running[executor.submit(_work, path, options)] = path
+                        future = executor.submit(_work, path, options, facts.get(path))
+                        running[future] = path
                     except RuntimeError:  # the pool broke or shut down: this process goes on
                         with lock:
                             todo.appendleft(path)
@@ -216,7 +229,7 @@ def _in_pool(paths: Sequence[str], options: Options, workers: int) -> Iterator[F
             path = take()
             if path is None:
                 break
-            yield annotate_file(path, options, predictor)
+            yield annotate_file(path, options, predictor, facts.get(path))
         while True:
             outcome = finished.get()
             if outcome is None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ContextManager, List, Optional, Sequence
 from localtypes.run.cache import Cache, UnsafeCacheError
 from localtypes.run.concurrency import annotate_files
 from localtypes.run.discovery import Walker, project_root
+from localtypes.run.project import project_facts
 from localtypes.run.report import FileOutcome, Report
 from localtypes.run.task import Mode, Options, from_cache
 from localtypes.settings import Settings
@@ -46,17 +47,20 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
     work = replace(settings, verify=False) if settings.verify else settings
     options = Options(work, mode, str(cache.folder) if cache else None, hold=settings.verify)
     report.header(store, settings.target_version, len(files), root)
+    # Every module of the project, selected or not, is evidence for the files annotated.
+    walker = Walker(root, settings.include, settings.exclude)
+    facts = project_facts(root, walker, files, cache.folder.parent if cache else None)
     with report.progress(len(files)):
         misses: List[str] = []
         for path in files:
-            outcome = from_cache(path, options, cache) if cache else None
+            outcome = from_cache(path, options, cache, facts.get(path)) if cache else None
             if outcome is None:
                 misses.append(path)
             else:
                 report.record(outcome)
         held: List[FileOutcome] = []
         with _checker(settings, files, root, misses) as session:
-            for outcome in annotate_files(misses, options, settings.jobs):
+            for outcome in annotate_files(misses, options, settings.jobs, facts):
                 if outcome.held is not None:
                     held.append(outcome)  # --verify: checked together, then written
                 else:

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Tuple
 
+from localtypes.analysis.project import ModuleFacts
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.run.cache import Cache, sha256_bytes
+from localtypes.run.cache import Cache, content_key
 from localtypes.run.files import WriteRefused, decode_source, replace_source, write_problem
+from localtypes.run.project import facts_digest
 from localtypes.run.report import FileOutcome, Status
 from localtypes.settings import Settings
 
@@ -122,13 +124,15 @@ def _finish(
     )
 
 
-def from_cache(path: str, options: Options, cache: Cache) -> Optional[FileOutcome]:
-    """The outcome of a file whose bytes the cache knows, or None."""
+def from_cache(
+    path: str, options: Options, cache: Cache, facts: Optional[ModuleFacts] = None
+) -> Optional[FileOutcome]:
+    """The outcome of a file whose bytes (and project evidence) the cache knows, or None."""
     try:
         data = Path(path).read_bytes()
     except OSError:
         return None  # the worker reports it
-    entry = cache.get(sha256_bytes(data))
+    entry = cache.get(content_key(data, facts_digest(facts or {})))
     if entry is None:
         return None
     if entry.output is not None and not _checks_out(path, options, data, entry.output, entry.added):
@@ -162,8 +166,11 @@ def counts(result: AnnotateResult) -> Tuple[Counts, int]:
     return tuple(sorted(kinds.items())), below
 
 
-def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutcome:
-    """Read, annotate and (as the mode says) write one file; never raises."""
+def annotate_file(
+    path: str, options: Options, predictor: Predictor, facts: Optional[ModuleFacts] = None
+) -> FileOutcome:
+    """Read, annotate and (as the mode says) write one file; never raises. ``facts``: the
+    file's evidence from the rest of its project (``localtypes.run.project``)."""
     from localtypes.api import annotate
 
     try:
@@ -177,7 +184,9 @@ def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutc
         return FileOutcome.failure(path, problem)
     try:
         decoded = decode_source(data)
-        result = annotate(decoded.text, path, settings=options.settings, predictor=predictor)
+        result = annotate(
+            decoded.text, path, settings=options.settings, predictor=predictor, facts=facts
+        )
         added, below = counts(result)
         new = decoded.encode(result.source) if result.changed else None
     except LocaltypesError as exc:  # SourceError among them: the file does not parse
@@ -196,5 +205,8 @@ def annotate_file(path: str, options: Options, predictor: Predictor) -> FileOutc
 
         return hold(path, data, decoded, result)
     if options.cache_folder is not None:
-        Cache(Path(options.cache_folder)).put_result(sha256_bytes(data), new, added, below)
+        salt = facts_digest(facts or {})
+        Cache(Path(options.cache_folder)).put_result(
+            content_key(data, salt), new, added, below, salt
+        )
     return _finish(path, options, data, new, added, below, False)

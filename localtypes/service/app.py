@@ -287,7 +287,13 @@ class App:
         predictor = self._predictor()
 
         def work() -> Dict[str, Any]:
-            return predict(request.source, request.path, top_k=top_k, predictor=predictor).to_dict()
+            return predict(
+                request.source,
+                request.path,
+                top_k=top_k,
+                predictor=predictor,
+                context=request.context,
+            ).to_dict()
 
         document = self._run_model(work, environ)
         self.metrics.slots.labels(endpoint="/predict").observe(len(document["slots"]))
@@ -301,7 +307,13 @@ class App:
         predictor = self._predictor()
 
         def work() -> Dict[str, Any]:
-            result = annotate(request.source, request.path, settings=settings, predictor=predictor)
+            result = annotate(
+                request.source,
+                request.path,
+                settings=settings,
+                predictor=predictor,
+                context=request.context,
+            )
             return result.to_dict()
 
         document = self._run_model(work, environ)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Collection, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl
 
@@ -18,6 +18,7 @@ from localtypes.settings import parse_json_value, parse_target_version, parse_te
 if TYPE_CHECKING:
     from wsgiref.types import WSGIEnvironment
 
+MAX_CONTEXT_MODULES = 500
 MAX_PATH_CHARS = 4096
 MAX_QUERY_FIELDS = 16
 # An option's bad value is quoted in the error: at most this much of the reason.
@@ -60,6 +61,8 @@ class SourceRequest:
     source: str
     path: Optional[str]
     options: Dict[str, Any]
+    # Other modules of the source's project (relative path -> source): evidence only.
+    context: Dict[str, str] = field(default_factory=dict)
 
 
 def read_request(
@@ -98,12 +101,43 @@ def read_request(
     path = fields.pop("path", None)
     if path is not None and (not isinstance(path, str) or len(path) > MAX_PATH_CHARS):
         raise HTTPError(400, f'"path" must be a string of at most {MAX_PATH_CHARS} characters')
+    if "context" in query:
+        raise HTTPError(400, '"context" is not a query parameter: send it in the JSON body')
+    context = _context(fields.pop("context", None))
     unknown = sorted(set(fields) - set(options))
     if unknown:
-        known = ", ".join(["source", "path", *options])
+        known = ", ".join(["source", "path", "context", *options])
         raise HTTPError(400, f"unknown field {unknown[0][:40]!r} (known: {known})")
     parsed = {name: _option(name, value, name in query) for name, value in fields.items()}
-    return SourceRequest(source=source, path=path, options=parsed)
+    return SourceRequest(source=source, path=path, options=parsed, context=context)
+
+
+def _context(value: Any) -> Dict[str, str]:
+    """``"context"``: other modules of the project, relative path -> source (each counts
+    against the body limit like the source)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_CONTEXT_MODULES:
+        raise HTTPError(
+            400,
+            f'"context" must be an object of at most {MAX_CONTEXT_MODULES} modules:'
+            ' relative path -> source',
+        )
+    for key, text in value.items():
+        parts = key.split("/")
+        if (
+            len(key) > MAX_PATH_CHARS
+            or not key.endswith((".py", ".pyi"))
+            or key.startswith("/")
+            or any(part in ("", ".", "..") for part in parts)
+        ):
+            raise HTTPError(
+                400,
+                f'"context" keys are relative paths such as "pkg/util.py", not {key[:60]!r}',
+            )
+        if not isinstance(text, str):
+            raise HTTPError(400, f'"context" values are sources (strings), not for {key[:60]!r}')
+    return dict(value)
 
 
 def _option(name: str, value: Any, from_query: bool) -> Any:

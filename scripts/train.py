@@ -39,7 +39,6 @@ from dataset import (
     load_splits,
 )
 from model_def import TypeModel
-from static_calibration import calibrate as calibrate_static
 
 from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.slots import SlotKind
@@ -404,9 +403,6 @@ def train(args: argparse.Namespace) -> None:
     check_quantization(
         out, Path(args.work_dir) / "model.float.onnx", splits["valid"] or splits["train"], args
     )
-    # The static pass's trusted rules, and the threshold of what the predictor then answers.
-    calibrated = calibrate_static(out, splits["valid"] or splits["train"])
-    print(f"static rules {calibrated['static_rules']}; threshold {calibrated['threshold']}")
     print(f"done in {time.time() - started:.0f}s -> {out}", flush=True)
 
 

@@ -40,7 +40,8 @@ def _names(module: str) -> Optional[Dict[str, object]]:
 
     try:
         found = typeshed_client.get_stub_names(
-            module, search_context=_search_context()  # type: ignore[arg-type]
+            module,
+            search_context=_search_context(),  # type: ignore[arg-type]
         )
     except (SyntaxError, ValueError, OSError, RecursionError):
         return None

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Protocol,
 
 import numpy as np
 
-from localtypes.analysis.slots import ExtractedModule, Slot
+from localtypes.analysis.slots import ExtractedModule
 from localtypes.errors import ModelStoreError
 from localtypes.model.encode import Batch, Encoder
-from localtypes.model.static_answers import StaticAnswers
 from localtypes.model.store import ModelStore, load_store
 
 if TYPE_CHECKING:
@@ -119,7 +118,6 @@ class OnnxPredictor:
                 str(store.file("model.onnx")), options, providers=["CPUExecutionProvider"]
             )
         self.temperature = float(store.manifest.get("temperature", 1.0))
-        self.static = StaticAnswers(store.manifest.get("static_rules", {}))
         self._info = ModelInfo.of_store(store)
 
     @property
@@ -138,21 +136,7 @@ class OnnxPredictor:
             part = slice_batch(batch, start, stop)
             (logits,) = self.session.run(["logits"], part.inputs())
             out += self.encoder.decode(part, np.asarray(logits) / self.temperature, top_k)
-        return [self._with_static(slot, guesses) for slot, guesses in zip(module.slots, out)]
-
-    def _with_static(self, slot: Slot, guesses: Tuple[TypeGuess, ...]) -> Tuple[TypeGuess, ...]:
-        """The static answer first, where a trusted rule decided; the model's after it,
-        their confidences scaled into what is left."""
-        found = self.static.answer(slot)
-        if found is None:
-            return guesses
-        label, confidence = found
-        rest = [
-            TypeGuess(guess.label, guess.confidence * (1.0 - confidence))
-            for guess in guesses
-            if guess.label != label
-        ]
-        return (TypeGuess(label, confidence), *rest[: len(guesses) - 1])
+        return out
 
 
 def chunk_bounds(count: int, size: int) -> List[Tuple[int, int]]:

@@ -21,9 +21,7 @@ def api() -> Iterator[Running]:
 
 
 def _post(api: Running, endpoint: str, document: Dict[str, Any]) -> Any:
-    answer = api.request(
-        endpoint, json.dumps(document).encode(), content_type="application/json"
-    )
+    answer = api.request(endpoint, json.dumps(document).encode(), content_type="application/json")
     return answer.status, json.loads(answer.body)
 
 
@@ -38,8 +36,8 @@ def test_predict_with_context_answers_as_the_api_does(api: Running) -> None:
 def test_context_is_evidence_the_scores_depend_on(api: Running) -> None:
     with_context = predict(UTIL, "pkg/util.py", context={"pkg/main.py": MAIN}, top_k=3)
     alone = predict(UTIL, "pkg/util.py", top_k=3)
-    strict_with = [s for s in with_context.slots if s.slot.name == "strict"][0]
-    strict_alone = [s for s in alone.slots if s.slot.name == "strict"][0]
+    strict_with = next(s for s in with_context.slots if s.slot.name == "strict")
+    strict_alone = next(s for s in alone.slots if s.slot.name == "strict")
     assert "xst:bool" in strict_with.slot.features
     assert strict_with.guesses != strict_alone.guesses
 

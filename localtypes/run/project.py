@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -37,16 +38,22 @@ def facts_digest(facts: ModuleFacts) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """The project's evidence: per file of the run (keyed as the run names it), and per
+    module of the project (relative path)."""
+
+    files: Dict[str, ModuleFacts]
+    modules: Dict[str, ModuleFacts]
+
+
 def project_facts(
     root: Path, walker: Walker, files: Sequence[str], cache_dir: Optional[Path]
-) -> Dict[str, ModuleFacts]:
-    """Cross-file evidence for each of ``files`` (keyed as given), from every module the
-    walker takes under ``root``."""
+) -> Evidence:
+    """Cross-file evidence for each of ``files`` from every module the walker takes under
+    ``root``, read from the cache when the project's modules are byte for byte known."""
     modules = _modules(root, walker, files)
-    digest = hashlib.sha256(f"{FORMAT}\0{code_fingerprint()}".encode())
-    for relative, (_, data) in sorted(modules.items()):
-        digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
-    cache = cache_dir / "project" / f"{digest.hexdigest()[:32]}.json" if cache_dir else None
+    cache = _cache_file(cache_dir, modules)
     every = _read(cache) if cache is not None else None
     if every is None:
         every = _build(modules)
@@ -56,7 +63,30 @@ def project_facts(
     for relative, (path, _) in modules.items():
         if path in files:
             out[path] = every.get(relative, {})
-    return out
+    return Evidence(out, every)
+
+
+def remember_written(
+    root: Path, walker: Walker, files: Sequence[str], cache_dir: Optional[Path], evidence: Evidence
+) -> None:
+    """After a run wrote annotations: file its evidence under the tree as it is now.
+
+    Annotations and the imports they need change no call site, so the evidence of the
+    tree before the run is the evidence of the tree after it; without this, a re-run over
+    what was just annotated would read and parse every module again.
+    """
+    cache = _cache_file(cache_dir, _modules(root, walker, files))
+    if cache is not None and not cache.exists():
+        _write(cache, evidence.modules)
+
+
+def _cache_file(cache_dir: Optional[Path], modules: Dict[str, Tuple[str, bytes]]) -> Optional[Path]:
+    if cache_dir is None:
+        return None
+    digest = hashlib.sha256(f"{FORMAT}\0{code_fingerprint()}".encode())
+    for relative, (_, data) in sorted(modules.items()):
+        digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
+    return cache_dir / "project" / f"{digest.hexdigest()[:32]}.json"
 
 
 def _modules(root: Path, walker: Walker, files: Sequence[str]) -> Dict[str, Tuple[str, bytes]]:

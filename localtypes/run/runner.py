@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ContextManager, List, Optional, Sequence
 from localtypes.run.cache import Cache, UnsafeCacheError
 from localtypes.run.concurrency import annotate_files
 from localtypes.run.discovery import Walker, project_root
-from localtypes.run.project import project_facts
+from localtypes.run.project import project_facts, remember_written
 from localtypes.run.report import FileOutcome, Report
 from localtypes.run.task import Mode, Options, from_cache
 from localtypes.settings import Settings
@@ -34,7 +34,8 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
 
     store = load_store(settings.model)  # fail early, before any file, on a bad store
     root = project_root(paths)
-    selection = Walker(root, settings.include, settings.exclude).select(paths)
+    walker = Walker(root, settings.include, settings.exclude)
+    selection = walker.select(paths)
     for raw, reason in selection.problems:
         report.fail(raw, reason)
     files = [str(path) for path in selection.files]
@@ -48,8 +49,9 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
     options = Options(work, mode, str(cache.folder) if cache else None, hold=settings.verify)
     report.header(store, settings.target_version, len(files), root)
     # Every module of the project, selected or not, is evidence for the files annotated.
-    walker = Walker(root, settings.include, settings.exclude)
-    facts = project_facts(root, walker, files, cache.folder.parent if cache else None)
+    evidence_cache = cache.folder.parent if cache else None
+    evidence = project_facts(root, walker, files, evidence_cache)
+    facts = evidence.files
     with report.progress(len(files)):
         misses: List[str] = []
         for path in files:
@@ -67,6 +69,8 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
                     report.record(outcome)
             if held and session is not None:
                 _verify(held, session, options, store.threshold, report)
+    if mode is Mode.WRITE and report.changed:
+        remember_written(root, walker, files, evidence_cache, evidence)
     report.finish()
     return report
 

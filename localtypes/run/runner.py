@@ -49,7 +49,8 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
     options = Options(work, mode, str(cache.folder) if cache else None, hold=settings.verify)
     report.header(store, settings.target_version, len(files), root)
     # Every module of the project, selected or not, is evidence for the files annotated.
-    evidence_cache = cache.folder.parent if cache else None
+    # Beside the versioned result folders: the evidence depends on the code, not the settings.
+    evidence_cache = cache.folder.parent.parent if cache else None
     evidence = project_facts(root, walker, files, evidence_cache)
     facts = evidence.files
     with report.progress(len(files)):

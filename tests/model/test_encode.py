@@ -65,7 +65,8 @@ def test_from_vocab_reads_the_stores_parameters(encoder: Encoder, vocab: Dict[st
 
 def test_vocab_round_trip(encoder: Encoder, vocab: Dict[str, Any]) -> None:
     saved = json.loads(json.dumps(encoder.to_vocab()))
-    assert saved == {key: vocab[key] for key in ("labels", "buckets", "max_bases", "templates")}
+    keys = ("labels", "buckets", "max_bases", "templates", "slot_features")
+    assert saved == {key: vocab[key] for key in keys}
     again = Encoder.from_vocab(saved)
     assert again.to_vocab() == encoder.to_vocab()
     assert again.index == encoder.index and again.other == encoder.other
@@ -75,6 +76,7 @@ def test_from_vocab_defaults_for_old_stores() -> None:
     old = Encoder.from_vocab({"labels": ["<other>", "int"], "buckets": 64})
     assert old.max_bases == 24
     assert old.templates == TEMPLATES
+    assert old.slot_features == 48  # stores before features v5
 
 
 def test_a_vocabulary_without_other_is_refused() -> None:

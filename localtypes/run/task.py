@@ -203,7 +203,7 @@ def annotate_file(
     if options.hold:
         from localtypes.verify.run import hold
 
-        return hold(path, data, decoded, result)
+        return hold(path, data, decoded, result, facts_digest(facts or {}))
     if options.cache_folder is not None:
         salt = facts_digest(facts or {})
         Cache(Path(options.cache_folder)).put_result(

@@ -40,12 +40,15 @@ class Held:
     added: Tuple[Added, ...]
     guesses: Tuple[SlotGuess, ...]
     below: int
+    salt: str = ""  # the digest of the file's project evidence: part of its cache key
 
 
-def hold(path: str, data: bytes, decoded: DecodedSource, result: AnnotateResult) -> FileOutcome:
+def hold(
+    path: str, data: bytes, decoded: DecodedSource, result: AnnotateResult, salt: str = ""
+) -> FileOutcome:
     """The outcome of a file the verify stage will finish: nothing written, nothing cached."""
     below = sum(1 for item in result.skipped if item.reason == BELOW_THRESHOLD)
-    held = Held(data, decoded, result.source, result.added, result.guesses, below)
+    held = Held(data, decoded, result.source, result.added, result.guesses, below, salt)
     return FileOutcome(path, Status.UNCHANGED, below_threshold=below, held=held)
 
 
@@ -106,7 +109,7 @@ def finish(
     """Check the held files together (with the rest of the run's files as they are on
     disk), then write or diff each as the mode says and cache it; the outcomes and what
     the checker did."""
-    from localtypes.run.cache import Cache, sha256_bytes
+    from localtypes.run.cache import Cache, content_key
     from localtypes.run.task import _finish
 
     settings = options.settings
@@ -136,7 +139,7 @@ def finish(
         added = tuple(sorted(Counter(item.slot.kind.value for item in target.added).items()))
         if options.cache_folder is not None:
             Cache(Path(options.cache_folder)).put_result(
-                sha256_bytes(held.data), new, added, held.below
+                content_key(held.data, held.salt), new, added, held.below, held.salt
             )
         plain = replace(options, hold=False)
         finished.append(_finish(outcome.path, plain, held.data, new, added, held.below, False))

@@ -222,28 +222,24 @@ class ModuleChecks:
         """Whether every module-level assignment to ``name`` makes a type alias."""
         found = False
         for stmt, _, _ in self.index.module_statements():
-            if (
-                isinstance(stmt, ast.AnnAssign)
-                and isinstance(stmt.target, ast.Name)
-                and stmt.target.id == name
-            ):
-                return True  # ``X: TypeAlias = ...`` or annotated: leave it to a checker
-            if not isinstance(stmt, ast.Assign):
+            assignment = _assignment(stmt)  # ``X: T = v`` reads as ``X = v``
+            if assignment is None:
                 if isinstance(stmt, (ast.For, ast.With, ast.AugAssign)) and name in {
                     n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)
                 }:
                     return False
                 continue
-            if not any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+            targets, value = assignment
+            if not any(isinstance(t, ast.Name) and t.id == name for t in targets):
                 if any(
                     isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
-                    for t in stmt.targets
+                    for t in targets
                     for n in ast.walk(t)
                 ):
                     return False  # unpacked into: a value
                 continue
             found = True
-            if not _is_type_value(stmt.value):
+            if not _is_type_value(value):
                 return False
         return found
 
@@ -472,13 +468,13 @@ class ModuleChecks:
             ):
                 needs.append(("str-key", f"[{parent.slice.value!r}]"))
             elif (
-                isinstance(stmt, ast.Assign)
-                and stmt.value is call
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
+                (assignment := _assignment(stmt)) is not None
+                and assignment[1] is call
+                and len(assignment[0]) == 1
+                and isinstance(assignment[0][0], ast.Name)
                 and isinstance(caller.node, (ast.FunctionDef, ast.AsyncFunctionDef))
             ):
-                uses = self._param_uses(caller, stmt.targets[0].id)
+                uses = self._param_uses(caller, assignment[0][0].id)
                 if uses.narrowed or uses.rebound or len(uses.assigned) != 1:
                     continue
                 needs.extend(uses.needs)
@@ -639,10 +635,10 @@ class ModuleChecks:
             if cls is None:
                 return None
             found = [
-                stmt.value
-                for stmt in cls.node.body
-                if isinstance(stmt, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == node.attr for t in stmt.targets)
+                assignment[1]
+                for assignment in map(_assignment, cls.node.body)
+                if assignment is not None
+                and any(isinstance(t, ast.Name) and t.id == node.attr for t in assignment[0])
             ]
             return found[0] if len(found) == 1 else None
         return None
@@ -652,14 +648,15 @@ class ModuleChecks:
         if self._constants is None:
             constants: Dict[str, ast.expr] = {}
             for stmt in self.index.tree.body:
+                assignment = _assignment(stmt)
                 if (
-                    isinstance(stmt, ast.Assign)
-                    and len(stmt.targets) == 1
-                    and isinstance(stmt.targets[0], ast.Name)
+                    assignment is not None
+                    and len(assignment[0]) == 1
+                    and isinstance(assignment[0][0], ast.Name)
                 ):
-                    name = stmt.targets[0].id
+                    name = assignment[0][0].id
                     if len(self.index.bindings.get(name, [])) == 1:
-                        constants[name] = stmt.value
+                        constants[name] = assignment[1]
             self._constants = constants
         return self._constants
 
@@ -906,11 +903,7 @@ def _class_members(cls: Scope) -> Set[str]:
                 ):
                     names.add(item.attr)
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            names.add(stmt.target.id)
-    for item in ast.walk(node):
-        target = item.target if isinstance(item, ast.AnnAssign) else None
-        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
-            names.add(target.attr)  # ``self.used: list = []``
+            names.add(stmt.target.id)  # a declared field (``x: int``), as in a dataclass
     return names
 
 
@@ -943,6 +936,22 @@ def _table_signature(
     return params, entry.get("return"), where
 
 
+def _assignment(node: ast.AST) -> Optional[Tuple[List[ast.expr], ast.expr]]:
+    """(targets, value) of ``x = v``, and of ``x: T = v`` read as ``x = v``; else None."""
+    if isinstance(node, ast.Assign):
+        return node.targets, node.value
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        return [node.target], node.value
+    return None
+
+
+def _children(node: ast.AST) -> List[ast.AST]:
+    """A node's children, less the annotation of ``x: T = v`` (read as ``x = v``)."""
+    if isinstance(node, ast.AnnAssign):
+        return [node.target] if node.value is None else [node.target, node.value]
+    return list(ast.iter_child_nodes(node))
+
+
 def _own_nodes(node: FunctionNode) -> Iterator[ast.AST]:
     """Every node of a function's body, not entering nested functions, classes or lambdas."""
     stack: List[ast.AST] = list(reversed(node.body))
@@ -951,7 +960,7 @@ def _own_nodes(node: FunctionNode) -> Iterator[ast.AST]:
         yield item
         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
-        stack.extend(reversed(list(ast.iter_child_nodes(item))))
+        stack.extend(reversed(_children(item)))
 
 
 def _terminates(body: Sequence[ast.stmt]) -> bool:
@@ -1004,7 +1013,7 @@ def _collect_uses(node: ScopeNodeT, name: str) -> _Uses:
     parents: Dict[int, ast.AST] = {}
     guarded: Set[int] = set()  # nodes under a ``try`` with handlers
     for item in _own_nodes(node):
-        for child in ast.iter_child_nodes(item):
+        for child in _children(item):
             parents[id(child)] = item
             in_try = isinstance(item, ast.Try) and bool(item.handlers) and child in item.body
             if in_try or id(item) in guarded:
@@ -1019,14 +1028,18 @@ def _collect_uses(node: ScopeNodeT, name: str) -> _Uses:
             and any(_is(arg, name) for arg in item.args[:1])
         ):
             uses.narrowed = True
-        if isinstance(item, ast.Assign) and len(item.targets) == 1 and _is(item.targets[0], name):
-            uses.assigned.append(item.value)
+        assignment = _assignment(item)
+        if assignment is not None and len(assignment[0]) == 1 and _is(assignment[0][0], name):
+            uses.assigned.append(assignment[1])
             continue
         if not isinstance(item, ast.Name) or item.id != name:
             continue
         if isinstance(item.ctx, (ast.Store, ast.Del)):
             parent = parents.get(id(item))
-            if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+            if isinstance(parent, ast.AnnAssign) and parent.value is None:
+                continue  # ``x: T`` alone: nothing without its annotation
+            single = _assignment(parent) if isinstance(parent, ast.stmt) else None
+            if single is None or len(single[0]) != 1:
                 uses.rebound = True
             continue
         parent = parents.get(id(item))
@@ -1115,7 +1128,7 @@ def _expressions(stmt: ast.stmt) -> Iterator[Tuple[ast.AST, ast.AST]]:
     while stack:
         item, parent = stack.pop()
         yield item, parent
-        for child in ast.iter_child_nodes(item):
+        for child in _children(item):
             if isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case, ast.Lambda)):
                 continue
             stack.append((child, item))

@@ -180,3 +180,44 @@ def test_an_override_agrees_with_a_base_annotated_in_the_same_run() -> None:
     plan = _plan(source, {"A.f->": [("int", 0.9)], "B.f->": [("str", 0.9)]})
     assert _written(plan) == {"A.f->": "int"}
     assert _reason(plan) is Reason.OVERRIDE
+
+
+# The same module before and after annotating: ``x: T = v`` reads as ``x = v``, so a check
+# that rules a guess out on the plain module rules it out on the annotated one (else a second
+# run of the writer would add what the first ruled out: not idempotent).
+_SAME_WITH_ANNOTATIONS = [
+    (  # a caller uses an attribute on what it returns
+        "def f():\n    return g()\ndef caller():\n    x{} = f()\n    return x.items()\n",
+        ": dict",
+        {"f->": [("bool", 0.9)]},
+    ),
+    (  # the body assigns the parameter
+        "def f(x):\n    x{} = 0\n    return x\n",
+        ": int",
+        {"f.x": [("str", 0.9)]},
+    ),
+    (  # a module constant as the default
+        "_D{} = {{'a': 1}}\ndef f(x=_D['a']): pass\n",
+        ": dict",
+        {"f.x": [("str", 0.9)]},
+    ),
+    (  # a module variable is not a type
+        "X{} = 5\ndef f(x): pass\n",
+        ": int",
+        {"f.x": [("X", 0.9)]},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("template", "annotation", "guesses"),
+    _SAME_WITH_ANNOTATIONS,
+    ids=["result", "assigned", "constant", "not-a-type"],
+)
+def test_annotated_assignments_read_as_plain_ones(
+    template: str, annotation: str, guesses: Guesses
+) -> None:
+    plain = _plan(template.format(""), guesses)
+    annotated = _plan(template.format(annotation), guesses)
+    assert _reason(plain) is not None  # the case rules something out
+    assert (_reason(annotated), _written(annotated)) == (_reason(plain), _written(plain))

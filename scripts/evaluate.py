@@ -44,12 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dataset import ModuleRecord, _package_base, corpus_split_files, load_splits
 
 from localtypes.analysis.extract import extract
+from localtypes.analysis.project import ProjectIndex
 from localtypes.analysis.slots import ExtractedModule, Slot, SlotKind
-from localtypes.api import project_facts
 from localtypes.errors import SourceError
 from localtypes.labels import base_type
 from localtypes.model.predictor import OnnxPredictor
 from localtypes.model.store import DEFAULT_MODEL_NAME, load_store
+from localtypes.module import ModuleIndex
+from localtypes.syntax import parse_source
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -360,13 +362,20 @@ def _stripped_projects(records: Sequence[ModuleRecord]) -> Dict[str, ExtractedMo
                 sources[Path(record.path).relative_to(base).as_posix()] = strip_annotations(text)
             except (SyntaxError, ValueError, RecursionError):
                 continue
+        indexes: Dict[str, ModuleIndex] = {}
+        for relative, text in sources.items():
+            try:
+                indexes[relative] = ModuleIndex(parse_source(text), text)
+            except SourceError:
+                continue
+        project = ProjectIndex(indexes)  # once per package: every module's evidence
         for record in package_records:
             relative = Path(record.path).relative_to(base).as_posix()
-            if relative not in sources:
+            if relative not in indexes:
                 continue
             try:
-                facts = project_facts(sources[relative], relative, sources)
-                out[record.path] = extract(sources[relative], facts=facts)
+                index = indexes[relative]
+                out[record.path] = extract(index.source, index=index, facts=project.facts(relative))
             except (SourceError, RecursionError):
                 continue
     return out

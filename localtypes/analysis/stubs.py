@@ -35,15 +35,19 @@ def _search_context() -> object:
 
 @functools.lru_cache(maxsize=512)
 def _names(module: str) -> Optional[Dict[str, object]]:
-    """The stub's names of ``module`` (typeshed_client's NameInfo by name), or None."""
-    import typeshed_client
+    """The stub's names of ``module`` (typeshed_client's NameInfo by name), or None.
 
+    Stubs that cannot be found, read or parsed (an unreadable install, a typeshed_client
+    that fails to import) leave the pass abstaining, never the file unannotated.
+    """
     try:
+        import typeshed_client
+
         found = typeshed_client.get_stub_names(
             module,
             search_context=_search_context(),  # type: ignore[arg-type]
         )
-    except (SyntaxError, ValueError, OSError, RecursionError):
+    except (ImportError, SyntaxError, ValueError, OSError, RecursionError):
         return None
     return dict(found) if found is not None else None
 

@@ -133,6 +133,8 @@ for module in pkgutil.walk_packages(localtypes.__path__, "localtypes."):
         importlib.import_module(module.name)
 import encodings.latin_1, encodings.utf_8, difflib, tomllib, json, tempfile
 import numpy, onnxruntime, pathspec, platformdirs, pyflakes.checker, pyflakes.messages
+from localtypes.analysis.stubs import call_result
+call_result("os", "getcwd")  # typeshed_client and what it imports (the stubs are in the venv)
 os.setgroups([])
 os.setgid(int(sys.argv[1]))
 os.setuid(int(sys.argv[1]))

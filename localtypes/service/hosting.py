@@ -414,13 +414,19 @@ def serve(settings: Settings) -> None:
     """
     configure_logging()
     stop = threading.Event()
+    previous = {}
     if threading.current_thread() is threading.main_thread():
         # Explicit handlers, before anything slow: a signal at any moment stops cleanly
         # (as PID 1 in a container, SIGTERM's default action is to be ignored).
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda number, frame: stop.set())
-    raise_open_file_limit()
-    service = Service(settings, stop_event=stop)
-    service.run()
+            previous[signum] = signal.signal(signum, lambda number, frame: stop.set())
+    try:
+        raise_open_file_limit()
+        service = Service(settings, stop_event=stop)
+        service.run()
+    finally:
+        # A program that calls serve() gets its own handlers back (tests run it in-process).
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
     if service.app.failed is not None:
         raise ModelStoreError(service.app.failed)

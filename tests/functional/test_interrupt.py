@@ -157,6 +157,9 @@ def test_ctrl_c_during_a_parallel_run_exits_130_without_a_traceback(tmp_path: Pa
         [sys.executable, "-m", "localtypes", "annotate", "-j", "2", str(victim)],
         env=env,
         start_new_session=True,  # a process group of its own, as a terminal's job
+        # Ctrl-C as a terminal's job gets it: a shell starts background jobs (nohup, `&`)
+        # with SIGINT ignored, and a child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

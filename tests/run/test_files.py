@@ -213,8 +213,13 @@ def test_ctrl_c_during_a_write_waits_until_the_file_is_whole(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    with pytest.raises(KeyboardInterrupt):
-        replace_source(path, b"old\n", b"new\n")
+    # As in a terminal, whatever started the tests (a background job ignores SIGINT).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            replace_source(path, b"old\n", b"new\n")
+    finally:
+        after = signal.signal(signal.SIGINT, previous)
     assert path.read_bytes() == b"new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert after is signal.default_int_handler  # the write gave the handler back

@@ -488,3 +488,31 @@ def test_serve_stops_cleanly_at_any_moment_of_its_start(signum: int) -> None:
         assert process.returncode == 0, (step, process.returncode, stderr[-2000:])
         assert "terminate called" not in stderr and "Traceback" not in stderr
         assert json.loads(stderr.splitlines()[-1])["message"] == "stopped"
+
+
+def test_serve_gives_the_callers_signal_handlers_back() -> None:
+    """serve() in a program's main thread (as tests run it) must not leave its handlers:
+    a later Ctrl-C would set a stopped server's event instead of interrupting."""
+    calls: List[int] = []
+
+    def own(signum: int, frame: object) -> None:
+        calls.append(signum)
+
+    before = {signum: signal.signal(signum, own) for signum in (signal.SIGTERM, signal.SIGINT)}
+    done = threading.Event()
+
+    def stop_when_serving() -> None:
+        while not done.wait(0.2):  # until serve() has its handlers, a signal reaches ours
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_when_serving, daemon=True)
+    stopper.start()
+    try:
+        hosting.serve(test_settings())
+    finally:
+        done.set()
+        stopper.join()
+        after = {signum: signal.getsignal(signum) for signum in before}
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    assert after == {signal.SIGTERM: own, signal.SIGINT: own}

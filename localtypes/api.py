@@ -15,7 +15,6 @@ from localtypes.analysis.project import ModuleFacts, ProjectIndex
 from localtypes.analysis.slots import ModuleInfo, Slot, SlotKind
 from localtypes.edit.plan import Added, Rejection, SlotGuess, WriteOptions
 from localtypes.edit.rounds import write_rounds
-from localtypes.errors import SourceError
 from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
 from localtypes.module import ModuleIndex
 from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings
@@ -89,17 +88,9 @@ def project_facts(source: str, path: Optional[str], context: Mapping[str, str]) 
     file asked about); ``source`` itself must parse (``SourceError``).
     """
     own = path or "<module>.py"
-    modules: Dict[str, ModuleIndex] = {}
-    for other, text in context.items():
-        if other == own:
-            continue
-        try:
-            modules[other] = ModuleIndex(parse_source(text), text)
-        except SourceError:
-            continue
-    modules[own] = ModuleIndex(parse_source(source), source)
+    parse_source(source)  # the file asked about must parse: its SourceError is the answer
     try:
-        return ProjectIndex(modules).facts(own)
+        return ProjectIndex.from_sources({**context, own: source}).facts(own)
     except RecursionError:
         return {}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -99,6 +100,7 @@ class Settings:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """A digest of localtypes' own source: a development checkout whose code changed gets
     a fresh cache even though ``__version__`` did not move."""

@@ -50,8 +50,7 @@ from localtypes.errors import SourceError
 from localtypes.labels import base_type
 from localtypes.model.predictor import OnnxPredictor
 from localtypes.model.store import DEFAULT_MODEL_NAME, load_store
-from localtypes.module import ModuleIndex
-from localtypes.syntax import parse_source
+from localtypes.syntax import parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,14 +136,7 @@ class PerNameBaseline:
 
 def strip_annotations(source: str) -> str:
     """The module with every annotation removed (what autotyping should start from)."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            node.returns = None
-            args = node.args
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-                if arg is not None:
-                    arg.annotation = None
+    tree = _without_signature_annotations(ast.parse(source))
     for parent in ast.walk(tree):
         for field in ("body", "orelse", "finalbody"):
             body = getattr(parent, field, None)
@@ -362,19 +354,13 @@ def _stripped_projects(records: Sequence[ModuleRecord]) -> Dict[str, ExtractedMo
                 sources[Path(record.path).relative_to(base).as_posix()] = strip_annotations(text)
             except (SyntaxError, ValueError, RecursionError):
                 continue
-        indexes: Dict[str, ModuleIndex] = {}
-        for relative, text in sources.items():
-            try:
-                indexes[relative] = ModuleIndex(parse_source(text), text)
-            except SourceError:
-                continue
-        project = ProjectIndex(indexes)  # once per package: every module's evidence
+        project = ProjectIndex.from_sources(sources)  # once per package
         for record in package_records:
             relative = Path(record.path).relative_to(base).as_posix()
-            if relative not in indexes:
+            if relative not in project.modules:
                 continue
             try:
-                index = indexes[relative]
+                index = project.modules[relative]
                 out[record.path] = extract(index.source, index=index, facts=project.facts(relative))
             except (SourceError, RecursionError):
                 continue
@@ -586,15 +572,17 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
 def strip_signatures(source: str) -> str:
     """The module with the annotations of parameters and returns removed (variables keep
     theirs)."""
-    tree = ast.parse(source)
+    return ast.unparse(_without_signature_annotations(ast.parse(source)))
+
+
+def _without_signature_annotations(tree: ast.Module) -> ast.Module:
+    """``tree`` with the annotations of every parameter and return removed (in place)."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node.returns = None
-            args = node.args
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-                if arg is not None:
-                    arg.annotation = None
-    return ast.unparse(tree)
+            for parameter in parameters(node.args):
+                parameter.arg.annotation = None
+    return tree
 
 
 def _no_checks(index: Any) -> None:

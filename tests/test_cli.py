@@ -442,15 +442,20 @@ def cache_key_folder(root: Path) -> Path:
 PAYLOAD = "\nimport os; os.system('touch /tmp/localtypes-owned')\n"
 
 
+def plant_payload(root: Path, source: str) -> Dict[str, Path]:
+    """A project, and a cache entry for its module's bytes whose output runs code."""
+    files = make_project(root, source)
+    planted = (source + PAYLOAD).encode()
+    Cache(cache_key_folder(root)).put(
+        sha256_bytes(source.encode()), CacheEntry(planted, (("param", 1),), 0)
+    )
+    return files
+
+
 def test_a_planted_entry_in_ones_own_cache_is_not_written(
     tmp_path: Path, greeter_source: str
 ) -> None:
-    files = make_project(tmp_path, greeter_source)
-    key_folder = cache_key_folder(tmp_path)
-    planted = (greeter_source + PAYLOAD).encode()
-    Cache(key_folder).put(
-        sha256_bytes(greeter_source.encode()), CacheEntry(planted, (("param", 1),), 0)
-    )
+    files = plant_payload(tmp_path, greeter_source)
     code, _, err = run(["annotate", "-j", "1", "pkg"])
     assert code == 0, err
     new = files["mod0.py"].read_text("utf-8")
@@ -460,12 +465,7 @@ def test_a_planted_entry_in_ones_own_cache_is_not_written(
 def test_a_cache_folder_others_may_write_to_is_refused_with_a_warning(
     tmp_path: Path, greeter_source: str
 ) -> None:
-    files = make_project(tmp_path, greeter_source)
-    key_folder = cache_key_folder(tmp_path)
-    planted = (greeter_source + PAYLOAD).encode()
-    Cache(key_folder).put(
-        sha256_bytes(greeter_source.encode()), CacheEntry(planted, (("param", 1),), 0)
-    )
+    files = plant_payload(tmp_path, greeter_source)
     os.chmod(tmp_path / "cache", 0o777)  # as a shared cache-dir such as /tmp/lt-cache would be
     code, _, err = run(["annotate", "-j", "1", "pkg"])
     assert code == 0, err
@@ -479,12 +479,7 @@ def test_a_cache_folder_made_by_another_user_is_refused_with_a_warning(
 ) -> None:
     """The attack: another user makes the shared cache folder first, with an entry for the
     victim's file whose output runs code; the victim's run must not write it."""
-    files = make_project(tmp_path, greeter_source)
-    key_folder = cache_key_folder(tmp_path)
-    planted = (greeter_source + PAYLOAD).encode()
-    Cache(key_folder).put(
-        sha256_bytes(greeter_source.encode()), CacheEntry(planted, (("param", 1),), 0)
-    )
+    files = plant_payload(tmp_path, greeter_source)
     for path in [tmp_path / "cache", *(tmp_path / "cache").rglob("*")]:
         os.chown(path, 65534, 65534)  # the attacker's, with modes the attacker chose
     code, _, err = run(["annotate", "-j", "1", "pkg"])

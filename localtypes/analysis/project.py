@@ -25,8 +25,9 @@ from localtypes.analysis.features.usage import usage_of
 from localtypes.analysis.features.values import value_kind
 from localtypes.analysis.static import StaticTyper
 from localtypes.analysis.visible import module_info
+from localtypes.errors import SourceError
 from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope, ScopeKey
-from localtypes.syntax import dotted_name, parameters
+from localtypes.syntax import dotted_name, parameters, parse_source
 
 # (scope qualname, scope occurrence, slot name): the slot a feature belongs to.
 SlotRef = Tuple[str, int, str]
@@ -91,6 +92,18 @@ class ProjectIndex:
         self._typers: Dict[str, StaticTyper] = {}
         for path in self.modules:
             self._scan(path)
+
+    @classmethod
+    def from_sources(cls, sources: Mapping[str, str]) -> ProjectIndex:
+        """The index of modules given as relative path -> source; a module that does not
+        parse is evidence of nothing and left out."""
+        indexes: Dict[str, ModuleIndex] = {}
+        for path, text in sources.items():
+            try:
+                indexes[path] = ModuleIndex(parse_source(text), text)
+            except (SourceError, RecursionError):
+                continue
+        return cls(indexes)
 
     # --- what a module's slots gain
 

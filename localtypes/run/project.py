@@ -20,11 +20,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from localtypes.analysis.project import ModuleFacts, ProjectIndex
 from localtypes.errors import SourceError
-from localtypes.module import ModuleIndex
 from localtypes.run.discovery import Walker
 from localtypes.run.files import atomic_write, decode_source
 from localtypes.settings import code_fingerprint
-from localtypes.syntax import parse_source
 
 FORMAT = 1
 MAX_MODULE_BYTES = 2_000_000  # generated giants: skipped as evidence (still annotated)
@@ -112,18 +110,17 @@ def _modules(root: Path, walker: Walker, files: Sequence[str]) -> Dict[str, Tupl
 
 
 def _build(modules: Dict[str, Tuple[str, bytes]]) -> Dict[str, ModuleFacts]:
-    indexes: Dict[str, ModuleIndex] = {}
+    sources: Dict[str, str] = {}
     for relative, (_, data) in modules.items():
         try:
-            text = decode_source(data).text
-            indexes[relative] = ModuleIndex(parse_source(text), text)
-        except (SourceError, RecursionError):
-            continue  # a module that does not parse is evidence of nothing
+            sources[relative] = decode_source(data).text
+        except SourceError:
+            continue  # a module that cannot be decoded is evidence of nothing
     try:
-        project = ProjectIndex(indexes)
+        project = ProjectIndex.from_sources(sources)
     except RecursionError:
         return {}
-    return {relative: project.facts(relative) for relative in indexes}
+    return {relative: project.facts(relative) for relative in project.modules}
 
 
 def _read(cache: Path) -> Optional[Dict[str, ModuleFacts]]:

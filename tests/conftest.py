@@ -8,13 +8,30 @@ file: ``pythonpath = ["tests"]`` makes them importable from tests in subfolders 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from localtypes.model.predictor import Predictor, default_predictor
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every run of the suite gets a cache of its own (and so does every process a test
+    starts: they inherit the variable). The user's cache would carry results over from
+    earlier runs, and a test that needs a cold run would pass once and then fail."""
+    folder = tmp_path_factory.mktemp("localtypes-cache")
+    previous = os.environ.get("LOCALTYPES_CACHE_DIR")
+    os.environ["LOCALTYPES_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("LOCALTYPES_CACHE_DIR", None)
+    else:
+        os.environ["LOCALTYPES_CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

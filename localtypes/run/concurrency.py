@@ -175,7 +175,6 @@ def _in_pool(
     import multiprocessing
     import queue
     import threading
-    from concurrent.futures import FIRST_COMPLETED, wait
 
     todo = collections.deque(largest_first(paths))
     lock = threading.Lock()
@@ -192,6 +191,10 @@ def _in_pool(
         initargs=(options.settings.model, os.getpid()),
     )
     finished: queue.SimpleQueue[Optional[FileOutcome]] = queue.SimpleQueue()
+    # Futures as they end, from their done-callbacks: unlike ``wait()``, a callback also
+    # hears of a future that ``shutdown(cancel_futures=True)`` cancels (``wait()`` would
+    # block on it forever, and the run would hang after Ctrl-C).
+    ended: queue.SimpleQueue[Future[FileOutcome]] = queue.SimpleQueue()
 
     def feed() -> None:
         # The workers, started from this thread, inherit its signal mask: see the top.
@@ -208,15 +211,15 @@ def _in_pool(
                     try:
                         future = executor.submit(_work, path, options, facts.get(path))
                         running[future] = path
+                        future.add_done_callback(ended.put)
                     except RuntimeError:  # the pool broke or shut down: this process goes on
                         with lock:
                             todo.appendleft(path)
                         submitting = False
                 if not running:
                     return
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    finished.put(_outcome(future, running.pop(future)))
+                future = ended.get()
+                finished.put(_outcome(future, running.pop(future)))
         finally:
             finished.put(None)
 

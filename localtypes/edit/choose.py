@@ -78,9 +78,7 @@ def choose(candidates: Sequence[SlotGuess], index: ModuleIndex, options: WriteOp
 MIN_LEFT = 0.25
 
 
-def checked(
-    candidate: SlotGuess, checks: Optional[ModuleChecks], threshold: float
-) -> SlotGuess:
+def checked(candidate: SlotGuess, checks: Optional[ModuleChecks], threshold: float) -> SlotGuess:
     """The first guess the cheap checks (and the checker's exclusions) let through, its
     confidence renormalised over what they left; raises ``Skip`` when they rule out every
     guess that could clear ``threshold``.

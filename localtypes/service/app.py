@@ -66,6 +66,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # The settings each model endpoint takes from its request (query string or JSON body).
 _PREDICT_OPTIONS = ("top_k",)
 _ANNOTATE_OPTIONS = ("min_confidence", "kinds", "target_version", "verify")
+
+
 def _require_checker() -> None:
     """``"verify": true`` needs mypy (the verify extra): a 400 that says so, before any work."""
     from localtypes.verify import VerifyUnavailable, require_checker
@@ -426,7 +428,5 @@ def _openapi_document() -> bytes:
     document = json.loads(document_file.read_text(encoding="utf-8"))
     document["info"]["version"] = __version__
     # The versions this server takes (the newest Python it knows moves with releases).
-    document["components"]["schemas"]["TargetVersion"]["pattern"] = (
-        f"^{target_version_pattern()}$"
-    )
+    document["components"]["schemas"]["TargetVersion"]["pattern"] = f"^{target_version_pattern()}$"
     return json.dumps(document, indent=1).encode("utf-8")

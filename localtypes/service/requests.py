@@ -121,7 +121,7 @@ def _context(value: Any) -> Dict[str, str]:
         raise HTTPError(
             400,
             f'"context" must be an object of at most {MAX_CONTEXT_MODULES} modules:'
-            ' relative path -> source',
+            " relative path -> source",
         )
     for key, text in value.items():
         parts = key.split("/")

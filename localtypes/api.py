@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.project import ModuleFacts, ProjectIndex
-from localtypes.analysis.slots import ModuleInfo, Slot, SlotKind
+from localtypes.analysis.slots import STATIC_PREFIXES, ModuleInfo, Slot, SlotKind
 from localtypes.edit.plan import Added, Rejection, SlotGuess, WriteOptions
 from localtypes.edit.rounds import write_rounds
 from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
@@ -228,7 +228,10 @@ def annotate(
         ]
         for item in guesses:
             first = last.get(item.slot.key)
-            slot = replace(first.slot if first else item.slot, features=())
+            # Features are dropped (results travel between processes) but the static
+            # pass's decision, which the run's report names (``localtypes.run.records``).
+            static = tuple(f for f in item.slot.features if f.startswith(STATIC_PREFIXES))
+            slot = replace(first.slot if first else item.slot, features=static[:1])
             last[item.slot.key] = replace(item, slot=slot)
         return guesses
 

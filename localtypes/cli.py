@@ -144,8 +144,31 @@ def cli() -> None:
     help="Have mypy confirm the annotations against the project as it is: one that adds an "
     "error gets its next guess, or none (needs the verify extra).",
 )
+@click.option(
+    "--report",
+    "report_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: print one JSON document on stdout at the end, a record per annotation "
+    "written (or that would be) and per slot left out, with why (docs/report.schema.json).",
+)
+@click.option(
+    "--stubs",
+    "stubs_dir",
+    metavar="OUT",
+    type=click.Path(file_okay=False),
+    help="Write .pyi stubs with the annotations under OUT (mirroring the inputs' layout) "
+    "instead of editing the sources (needs mypy: the verify extra).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-@click.option("-v", "--verbose", is_flag=True, help="Also name unchanged files and settings.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also name unchanged files and settings; with --check or --diff, list each "
+    "annotation that would be added.",
+)
 @pass_streams
 def annotate(
     streams: Streams,
@@ -161,6 +184,8 @@ def annotate(
     model: Optional[str],
     no_cache: bool,
     verify: bool,
+    report_format: str,
+    stubs_dir: Optional[str],
     quiet: bool,
     verbose: bool,
 ) -> int:
@@ -184,16 +209,31 @@ def annotate(
         },
     )
     mode = Mode.DIFF if diff else Mode.CHECK if check else Mode.WRITE
-    report = Report(
+    if report_format == "json" and diff:
+        raise click.UsageError("--report json and --diff both print on stdout: choose one")
+    if stubs_dir is not None:
+        from localtypes.run.stubs import check_stub_folder
+
+        if diff or check:
+            raise click.UsageError("--stubs writes stubs: it goes with neither --diff nor --check")
+        check_stub_folder(stubs_dir, paths)  # a usage error (exit 2) before any work
+        mode = Mode.STUBS
+    report_class = Report
+    if report_format == "json":
+        from localtypes.run.records import JsonReport
+
+        report_class = JsonReport
+    report = report_class(
         check=check,
         write=mode is Mode.WRITE,
         diff=mode is Mode.DIFF,
         verbose=verbose and not quiet,  # -q wins
+        stubs=stubs_dir,
         quiet=quiet,
         stdout=streams.out,
         stderr=streams.err,
     )
-    return run(paths, settings, mode=mode, report=report).exit_code
+    return run(paths, settings, mode=mode, report=report, stubs=stubs_dir).exit_code
 
 
 @cli.command()

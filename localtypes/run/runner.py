@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, ContextManager, List, Optional, Sequence
+from typing import TYPE_CHECKING, ContextManager, List, Optional, Sequence, Tuple
 
 from localtypes.run.cache import Cache, UnsafeCacheError
 from localtypes.run.concurrency import annotate_files
@@ -24,8 +24,17 @@ if TYPE_CHECKING:
     from localtypes.verify.run import Session
 
 
-def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report) -> Report:
+def run(
+    paths: Sequence[str],
+    settings: Settings,
+    *,
+    mode: Mode,
+    report: Report,
+    stubs: Optional[str] = None,
+) -> Report:
     """Annotate every file under ``paths`` as ``mode`` says; ``report`` counts and tells.
+
+    ``stubs``: with ``Mode.STUBS``, the folder the stubs go under (``localtypes.run.stubs``).
 
     Raises ``ModelStoreError`` (before any file is touched) when the model store is
     missing or damaged.
@@ -46,7 +55,14 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
         require_checker()  # a usage error, before any file
     # --verify: the workers annotate each file (verify off) and hold it; _verify checks them
     work = replace(settings, verify=False) if settings.verify else settings
-    options = Options(work, mode, str(cache.folder) if cache else None, hold=settings.verify)
+    options = Options(
+        work,
+        mode,
+        str(cache.folder) if cache else None,
+        hold=settings.verify,
+        records=report.wants_records,
+        stubs=_stubs(stubs, paths) if mode is Mode.STUBS else None,
+    )
     report.header(store, settings.target_version, len(files), root)
     # Every module of the project, selected or not, is evidence for the files annotated.
     # Beside the versioned result folders: the evidence depends on the code, not the settings.
@@ -74,6 +90,14 @@ def run(paths: Sequence[str], settings: Settings, *, mode: Mode, report: Report)
         remember_written(root, walker, files, evidence_cache, evidence)
     report.finish()
     return report
+
+
+def _stubs(out: Optional[str], paths: Sequence[str]) -> Tuple[str, str]:
+    from localtypes.run.stubs import stub_root
+
+    if out is None:
+        raise ValueError("Mode.STUBS needs the stubs' folder")
+    return out, str(stub_root(paths))
 
 
 def _checker(

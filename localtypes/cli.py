@@ -261,6 +261,73 @@ def predict(streams: Streams, file: str, top_k: Optional[int], model: Optional[s
     return 0
 
 
+@cli.command()
+@click.argument("place", metavar="FILE:LINE[:COL]")
+@click.option(
+    "-k",
+    "--top-k",
+    type=click.IntRange(1, MAX_TOP_K),
+    default=5,
+    show_default=True,
+    help="Ranked types shown per slot.",
+)
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0.0, 1.0),
+    help="As for annotate [default: the model's threshold].",
+)
+@click.option("--kinds", metavar="KINDS", help="As for annotate [default: param,return].")
+@click.option("--target-version", metavar="X.Y", help="As for annotate.")
+@click.option("--model", type=click.Path(file_okay=False), help="Model store folder.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_streams
+def explain(
+    streams: Streams,
+    place: str,
+    top_k: int,
+    min_confidence: Optional[float],
+    kinds: Optional[str],
+    target_version: Optional[str],
+    model: Optional[str],
+    as_json: bool,
+) -> int:
+    """Explain the slot(s) at FILE:LINE (or the one at FILE:LINE:COL, 1-based): the model's
+    top guesses, the evidence it read, and what annotate would write there and why."""
+    from localtypes.api import explain as explain_place
+    from localtypes.explain import file_evidence, parse_place
+    from localtypes.model.predictor import default_predictor
+    from localtypes.run.files import read_source
+
+    try:
+        file, line, column = parse_place(place)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE:LINE[:COL]") from None
+    if not Path(file).is_file():
+        raise click.BadParameter(f"{file!r}: no such file", param_hint="FILE:LINE[:COL]")
+    overrides = {"min_confidence": min_confidence, "kinds": kinds}
+    overrides.update({"target_version": target_version, "model": model})
+    settings = _settings([file], overrides)
+    predictor = default_predictor(settings.model)
+    info = predictor.info
+    facts = file_evidence(file, settings, info.sha256, info.threshold)
+    explanation = explain_place(
+        read_source(Path(file)).text,
+        file,
+        line=line,
+        column=column,
+        top_k=top_k,
+        settings=settings,
+        predictor=predictor,
+        facts=facts,
+    )
+    if as_json:
+        text = json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False)
+    else:
+        text = explanation.render()
+    click.echo(text, file=streams.out)
+    return 0
+
+
 def _size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB"):

@@ -241,8 +241,8 @@ def records_from_json(data: Any) -> Optional[Tuple[SlotRecord, ...]]:
 
 
 def describe(record: SlotRecord) -> str:
-    """One line for a person: ``12:8 param Greeter.greet.count: int (0.93, model)``."""
-    where = f"{record.line}:{record.column} {record.kind} {record.qualname}"
+    """One line for a person (column 1-based): ``12:9 param f.count: int (0.93, model)``."""
+    where = f"{record.line}:{record.column + 1} {record.kind} {record.qualname}"
     conf = "" if record.confidence is None else f"{record.confidence:.2f}"
     if record.action == ADD:
         return f"{where}: {record.annotation or record.type} ({conf}, {record.chosen_by})"
@@ -263,7 +263,7 @@ class JsonReport(Report):
         super().__post_init__()
         self._files: List[FileOutcome] = []
         self._model: Optional[Dict[str, str]] = None
-        self.mode = "write" if self.write else ("diff" if self.diff else "check")
+        self.mode = "stubs" if self.stubs else "write" if self.write else "check"
 
     def header(self, store: ModelStore, *args: Any, **kwargs: Any) -> None:
         self._model = {"name": store.name, "version": store.version, "sha256": store.model_sha256}

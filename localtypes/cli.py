@@ -217,7 +217,7 @@ def annotate(
         if diff or check:
             raise click.UsageError("--stubs writes stubs: it goes with neither --diff nor --check")
         check_stub_folder(stubs_dir, paths)  # a usage error (exit 2) before any work
-        mode = Mode.STUBS
+        mode = Mode.CHECK  # nothing written into the sources; the stubs are
     report_class = Report
     if report_format == "json":
         from localtypes.run.records import JsonReport

@@ -117,8 +117,9 @@ class Report:
 
     @property
     def wants_records(self) -> bool:
-        """Whether outcomes should carry their slots' records: -v lists what would be added."""
-        return self.verbose and not self.write
+        """Whether outcomes should carry their slots' records: -v with --check lists what
+        would be added (--diff shows it already)."""
+        return self.verbose and not self.write and not self.diff and not self.stubs
 
     def _say(self, line: str) -> None:
         if self._hold:
@@ -190,8 +191,10 @@ class Report:
             self.added.update(dict(outcome.added))
             if not self.quiet:
                 verb = "stubbed" if self.stubs else "annotated" if self.write else "would annotate"
+                # --check/--diff: what would change, by kind (each one with -v)
                 kinds = ", ".join(f"{count} {kind}" for kind, count in outcome.added)
-                self._say(f"{verb} {outcome.path} (+{outcome.added_total}: {kinds})")
+                by_kind = "" if self.write else f": {kinds}"
+                self._say(f"{verb} {outcome.path} (+{outcome.added_total}{by_kind})")
                 if self.verbose and outcome.records:
                     self._list(outcome.records)
         else:

@@ -34,7 +34,8 @@ def run(
 ) -> Report:
     """Annotate every file under ``paths`` as ``mode`` says; ``report`` counts and tells.
 
-    ``stubs``: with ``Mode.STUBS``, the folder the stubs go under (``localtypes.run.stubs``).
+    ``stubs``: with ``Mode.CHECK``, write a stub of each file under this folder instead
+    (``localtypes.run.stubs``); the sources are never written.
 
     Raises ``ModelStoreError`` (before any file is touched) when the model store is
     missing or damaged.
@@ -61,7 +62,7 @@ def run(
         str(cache.folder) if cache else None,
         hold=settings.verify,
         records=report.wants_records,
-        stubs=_stubs(stubs, paths) if mode is Mode.STUBS else None,
+        stubs=_stubs(stubs, paths) if stubs is not None else None,
     )
     report.header(store, settings.target_version, len(files), root)
     # Every module of the project, selected or not, is evidence for the files annotated.
@@ -92,11 +93,9 @@ def run(
     return report
 
 
-def _stubs(out: Optional[str], paths: Sequence[str]) -> Tuple[str, str]:
+def _stubs(out: str, paths: Sequence[str]) -> Tuple[str, str]:
     from localtypes.run.stubs import stub_root
 
-    if out is None:
-        raise ValueError("Mode.STUBS needs the stubs' folder")
     return out, str(stub_root(paths))
 
 

@@ -41,7 +41,6 @@ class Mode(str, enum.Enum):
     WRITE = "write"  # annotate in place
     DIFF = "diff"  # print unified diffs, write nothing
     CHECK = "check"  # write nothing, only count
-    STUBS = "stubs"  # write a .pyi stub of each file under Options.stubs; sources untouched
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,8 @@ class Options:
     # The report asks for each slot's record (``localtypes.run.records``): sent back with
     # the outcome. The cache stores them whatever this says.
     records: bool = False
-    # Mode.STUBS: (OUT, the stub root) (``localtypes.run.stubs``).
+    # --stubs: (OUT, the stub root) (``localtypes.run.stubs``): with Mode.CHECK, a .pyi
+    # stub of each file is written under OUT; the sources are never written.
     stubs: Optional[Tuple[str, str]] = None
 
 
@@ -113,7 +113,7 @@ def _finish(
 ) -> FileOutcome:
     """Write or diff the new bytes as the mode asks and build the outcome."""
     records = records if options.records else None
-    if options.mode is Mode.STUBS:
+    if options.stubs is not None and options.mode is Mode.CHECK:
         return _stub(path, options, old, new, added, below, cached, records)
     if new is None or new == old:
         return FileOutcome(
@@ -155,7 +155,7 @@ def _stub(
     cached: bool,
     records: Optional[Tuple[SlotRecord, ...]],
 ) -> FileOutcome:
-    """Mode.STUBS: write the stub of the annotated text (or of the file as it is, when
+    """--stubs: write the stub of the annotated text (or of the file as it is, when
     nothing was added); the source is never written."""
     from localtypes.run.stubs import write_stub
 

@@ -172,3 +172,20 @@ def test_check_verbose_lists_each_annotation_and_quiet_stays_quiet(
     assert "  7:30 param Greeter.__init__.excited: bool (" in err
     code, out, err = run(["annotate", "--check", "-q", "-j", "1", "pkg"])
     assert (code, out, err) == (1, "", "")
+
+
+def test_a_failed_file_and_the_stubs_mode_are_in_the_schema(
+    tmp_path: Path, greeter_source: str, schema: Dict[str, Any]
+) -> None:
+    make_package(tmp_path, greeter_source)
+    (tmp_path / "pkg" / "broken.py").write_text("def broken(x:\n    return x\n", "utf-8")
+    code, document, _ = report(["--check", "-j", "1", "pkg"], schema)
+    assert code == 123 and document["summary"]["exit_code"] == 123
+    (failed,) = [f for f in document["files"] if f["status"] == "failed"]
+    assert failed["path"] == "pkg/broken.py" and "line" in failed["reason"]
+    assert not [r for r in document["records"] if r["file"] == "pkg/broken.py"]
+    (tmp_path / "pkg" / "broken.py").unlink()
+    code, document, err = report(["--stubs", "out", "-j", "1", "pkg"], schema)
+    assert code == 0, err
+    assert document["mode"] == "stubs" and (tmp_path / "out/pkg/mod0.pyi").is_file()
+    assert [r for r in document["records"] if r["action"] == "add"]

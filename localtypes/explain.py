@@ -116,7 +116,7 @@ class Explanation:
         return "\n\n".join(blocks)
 
 
-_WORDS = {"sd": "the default is a", "sr": "every return gives", "sv": "the value is a"}
+_WORDS = {"sd": "from the default:", "sr": "from what it returns:", "sv": "from the value:"}
 
 
 def _readable(feature: str) -> str:

@@ -34,7 +34,7 @@ def test_explain_a_def_line_shows_guesses_evidence_and_what_annotate_writes(
         "pkg/mod0.py:7:5: return Greeter.__init__",
     ]
     excited = blocks[1]
-    assert "static rule: the default is a bool" in excited
+    assert "static rule: from the default: bool" in excited
     assert "annotate: writes bool (" in excited and "the static pass decided it" in excited
     assert "% " in excited and "  bool" in excited  # ranked guesses with confidences
 
@@ -80,7 +80,7 @@ def test_explain_says_why_a_slot_is_left_alone(tmp_path: Path) -> None:
     assert code == 0, err
     assert "variable slots are not annotated with these settings" in out
     code, out, err = run(["explain", "--kinds", "variable", "m.py:2"])
-    assert code == 0 and "the value is a int" in out
+    assert code == 0 and "static rule: from the value: int" in out
 
 
 def test_call_sites_in_other_modules_are_evidence(tmp_path: Path) -> None:

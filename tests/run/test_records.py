@@ -189,3 +189,32 @@ def test_a_failed_file_and_the_stubs_mode_are_in_the_schema(
     assert code == 0, err
     assert document["mode"] == "stubs" and (tmp_path / "out/pkg/mod0.pyi").is_file()
     assert [r for r in document["records"] if r["action"] == "add"]
+
+
+def test_a_fallback_and_a_check_rejection_are_named() -> None:
+    """The writer's cheap checks, with hand-made guesses: a top guess the default rules
+    out gives way to the next (``check-fallback``) or leaves the slot out (its check)."""
+    from localtypes.analysis.extract import extract
+    from localtypes.analysis.slots import SlotKind
+    from localtypes.edit.plan import SlotGuess, WriteOptions
+    from localtypes.edit.rounds import write
+    from localtypes.run.records import slot_records
+
+    source = "def f(x=0, y=1.5):\n    return x\n"
+    guesses = {"f.x": [("str", 0.8), ("int", 0.19)], "f.y": [("str", 0.9), ("bytes", 0.05)]}
+    candidates = []
+    for slot in extract(source).slots:
+        if slot.qualname in guesses:
+            (label, confidence), *rest = guesses[slot.qualname]
+            candidates.append(SlotGuess(slot, label, confidence, tuple(rest)))
+    options = WriteOptions(0.7, frozenset({SlotKind.PARAM}), (3, 11))
+    result = write(source, candidates, options)
+    found = {r.name: r for r in slot_records(result.added, result.skipped, candidates)}
+    assert (found["x"].action, found["x"].type, found["x"].chosen_by) == (
+        "add",
+        "int",
+        "check-fallback",
+    )
+    assert found["x"].runner_ups == (("str", 0.8),)
+    assert (found["y"].action, found["y"].reason) == ("skip", "contradicts-default")
+    assert found["y"].static == "float" and found["y"].type == "str"

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from localtypes.analysis.slots import Slot
 from localtypes.errors import LocaltypesError
 from localtypes.model.predictor import TypeGuess
 from localtypes.run.records import ADD, SlotRecord, static_decision
+
+if TYPE_CHECKING:
+    from localtypes.analysis.project import ModuleFacts
+    from localtypes.settings import Settings
 
 # Feature prefixes (before the first ":") -> the evidence group a person reads them under,
 # in the order they are shown. Anything else is "context".
@@ -229,7 +233,9 @@ def parse_place(place: str) -> Tuple[str, int, Optional[int]]:
     return match["path"], line, column
 
 
-def file_evidence(path: str, settings: Any, model_sha256: str, threshold: float) -> Any:
+def file_evidence(
+    path: str, settings: Settings, model_sha256: str, threshold: float
+) -> ModuleFacts:
     """The cross-file evidence ``annotate`` would give ``path``: from every module of its
     project, through the run's evidence cache when it is safe to use."""
     from pathlib import Path

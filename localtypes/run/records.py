@@ -266,6 +266,7 @@ class JsonReport(Report):
         self.mode = "stubs" if self.stubs else "write" if self.write else "check"
 
     def header(self, store: ModelStore, *args: Any, **kwargs: Any) -> None:
+        # only the store is read here: the rest passes through as the base class takes it
         self._model = {"name": store.name, "version": store.version, "sha256": store.model_sha256}
         super().header(store, *args, **kwargs)
 

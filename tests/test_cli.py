@@ -352,6 +352,11 @@ def test_model_command_text_and_json(predictor: Predictor) -> None:
     assert code == 0
     for label in ("model:", "path:", "sha256:", "size:", "threshold:"):
         assert label in out
+    # the held-out metrics as a table, not raw JSON
+    assert "{" not in out and "0.78369998" not in out
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("params+"))
+    top1 = predictor.info.metrics["model"]["params+returns"]["top1"]
+    assert row[2] == f"{100 * top1:.1f}%"
     code, out, _ = run(["model", "--json"])
     document = json.loads(out)
     info = predictor.info

@@ -131,6 +131,28 @@ def test_version() -> None:
     assert code == 0 and "localtypes" in out
 
 
+def test_shell_completion_as_the_readme_gives_it() -> None:
+    """The README's completion line sources this script; completing then goes through the
+    same program with the words typed so far."""
+    import subprocess
+    import sys
+
+    program = str(Path(sys.executable).parent / "localtypes")
+
+    def complete(**env: str) -> str:
+        done = subprocess.run([program], env={**os.environ, **env}, capture_output=True,
+                              text=True, timeout=60, check=True)  # fmt: skip
+        return done.stdout
+
+    assert "_localtypes_completion" in complete(_LOCALTYPES_COMPLETE="bash_source")
+    words = complete(_LOCALTYPES_COMPLETE="bash_complete", COMP_WORDS="localtypes ann",
+                     COMP_CWORD="1")  # fmt: skip
+    assert words.split() == ["plain,annotate"]
+    words = complete(_LOCALTYPES_COMPLETE="bash_complete",
+                     COMP_WORDS="localtypes annotate --min-c", COMP_CWORD="2")  # fmt: skip
+    assert words.split() == ["plain,--min-confidence"]
+
+
 def test_help_lists_exit_codes_and_the_real_serve_defaults() -> None:
     code, out, err = run(["annotate", "--help"])
     assert code == 0 and err == ""

@@ -166,8 +166,8 @@ def cli() -> None:
     "-v",
     "--verbose",
     is_flag=True,
-    help="Also name unchanged files and settings; with --check or --diff, list each "
-    "annotation that would be added.",
+    help="Also name unchanged files and settings; with --check, list each annotation "
+    "that would be added.",
 )
 @pass_streams
 def annotate(
@@ -304,9 +304,15 @@ def explain(
         raise click.BadParameter(str(exc), param_hint="FILE:LINE[:COL]") from None
     if not Path(file).is_file():
         raise click.BadParameter(f"{file!r}: no such file", param_hint="FILE:LINE[:COL]")
-    overrides = {"min_confidence": min_confidence, "kinds": kinds}
-    overrides.update({"target_version": target_version, "model": model})
-    settings = _settings([file], overrides)
+    settings = _settings(
+        [file],
+        {
+            "min_confidence": min_confidence,
+            "kinds": kinds,
+            "target_version": target_version,
+            "model": model,
+        },
+    )
     predictor = default_predictor(settings.model)
     info = predictor.info
     facts = file_evidence(file, settings, info.sha256, info.threshold)

@@ -203,7 +203,7 @@ class Report:
                 self._say(f"{outcome.path} unchanged{' (cached)' if outcome.cached else ''}")
 
     def _list(self, records: Tuple[Any, ...]) -> None:
-        """-v with --check or --diff: each annotation that would be added, and why."""
+        """-v with --check: each annotation that would be added, and why."""
         from localtypes.run.records import ADD, describe
 
         for record in records:

@@ -34,8 +34,8 @@ def run(
 ) -> Report:
     """Annotate every file under ``paths`` as ``mode`` says; ``report`` counts and tells.
 
-    ``stubs``: with ``Mode.CHECK``, write a stub of each file under this folder instead
-    (``localtypes.run.stubs``); the sources are never written.
+    ``stubs``: write a stub of each file under this folder instead (``localtypes.run.stubs``;
+    the CLI runs it with ``Mode.CHECK``); the sources are never written.
 
     Raises ``ModelStoreError`` (before any file is touched) when the model store is
     missing or damaged.

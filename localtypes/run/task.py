@@ -56,8 +56,8 @@ class Options:
     # The report asks for each slot's record (``localtypes.run.records``): sent back with
     # the outcome. The cache stores them whatever this says.
     records: bool = False
-    # --stubs: (OUT, the stub root) (``localtypes.run.stubs``): with Mode.CHECK, a .pyi
-    # stub of each file is written under OUT; the sources are never written.
+    # --stubs: (OUT, the stub root) (``localtypes.run.stubs``): a .pyi stub of each file
+    # is written under OUT, whatever the mode; the sources are never written.
     stubs: Optional[Tuple[str, str]] = None
 
 
@@ -113,7 +113,7 @@ def _finish(
 ) -> FileOutcome:
     """Write or diff the new bytes as the mode asks and build the outcome."""
     records = records if options.records else None
-    if options.stubs is not None and options.mode is Mode.CHECK:
+    if options.stubs is not None:  # whatever the mode: the sources are never written
         return _stub(path, options, old, new, added, below, cached, records)
     if new is None or new == old:
         return FileOutcome(

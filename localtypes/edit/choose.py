@@ -148,14 +148,16 @@ def spell_guesses(
     index: ModuleIndex,
     options: WriteOptions,
     *,
+    checks: Optional[ModuleChecks] = None,
     new_imports: bool = False,
 ) -> List[Tuple[str, str]]:
     """Those of ``labels`` the writer could write at ``slot`` of the module ``index``, in
     their order, each with its text there (as ``annotate`` would write it: ``Path`` for
     ``pathlib.Path`` where the module imports ``Path``, quoted where a name is bound later):
     the slot can carry an annotation, the label is not ``Any``, and every name in it
-    resolves where the annotation is evaluated. A label that needs an import the module
-    lacks is kept only with ``new_imports``. For clients that offer the ranked guesses
+    resolves where the annotation is evaluated (with ``checks``, the module's, to a type:
+    not to a variable, function or module). A label that needs an import the module lacks
+    is kept only with ``new_imports``. For clients that offer the ranked guesses
     themselves (the Type4Py API's ``fp=1``); the threshold and the cheap checks do not
     apply. Labels spelled alike are given once."""
     try:
@@ -164,7 +166,7 @@ def spell_guesses(
         return []
     kept: Dict[str, str] = {}  # text -> label
     for label in labels:
-        if label == ANY:
+        if label == ANY or (checks is not None and checks.not_a_type(label)):
             continue
         speller = Speller(index, options, {}, context)
         try:

@@ -156,6 +156,11 @@ class App:
         """The largest body taken: ``max_body_bytes``, lowered to fit the memory limit."""
         return self.memory.plan.max_body_bytes
 
+    def path_headers(self, path: str) -> List[Tuple[str, str]]:
+        """Headers every answer on ``path`` carries, the HTTP server's own refusals too:
+        CORS on Type4Py's /fetch, whose answers a page in a browser reads."""
+        return list(type4py.CORS_HEADERS) if path == type4py.FETCH_PATH else []
+
     def endpoint(self, path: str) -> str:
         """The ``endpoint`` label of a path in the metrics (bounded: unknown is "other")."""
         return path if path in self._routes else "other"
@@ -329,8 +334,7 @@ class App:
     def _type4py(self, environ: WSGIEnvironment) -> Reply:
         """Type4Py's API (``localtypes.service.type4py``): 200 with a response or an error;
         the limits answer as on every endpoint."""
-        fetch = environ.get("PATH_INFO") == type4py.FETCH_PATH
-        cors = list(type4py.CORS_HEADERS) if fetch else []
+        cors = self.path_headers(str(environ.get("PATH_INFO")))
         if environ.get("REQUEST_METHOD") == "OPTIONS":  # a browser's preflight
             return Reply(204, b"", headers=[*cors, *type4py.PREFLIGHT_HEADERS])
         try:

@@ -34,11 +34,12 @@ import re
 import secrets
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple, Union
 from urllib.parse import parse_qsl
 
 from localtypes.analysis.slots import SlotKind
 from localtypes.api import SlotPrediction, predict
+from localtypes.edit.checks import ModuleChecks
 from localtypes.edit.choose import spell_guesses
 from localtypes.edit.plan import WriteOptions
 from localtypes.errors import SourceError
@@ -232,10 +233,11 @@ class _Shaper:
         self.index = index
         self.lines = index.lines
         self.options = options  # None: fp=0, every guess
+        self.checks = ModuleChecks(index) if options is not None else None
         self.top_k = top_k
         self.params: Dict[ScopeKey, Dict[str, SlotPrediction]] = {}
         self.returns: Dict[ScopeKey, SlotPrediction] = {}
-        self.variables: Dict[ScopeKey, Dict[str, Tuple[SlotPrediction, ast.Name]]] = {}
+        self.variables: Dict[Tuple[int, int], SlotPrediction] = {}  # by the target's place
         # Slots are found again by position, as the writer finds them.
         for item in slots:
             slot = item.slot
@@ -249,12 +251,7 @@ class _Shaper:
                 if function is not None:
                     self.returns[function.key] = item
             else:
-                assigned = index.assigns.get(position)
-                if assigned is not None:
-                    scope, statement, _ = assigned
-                    target = statement.targets[0]
-                    assert isinstance(target, ast.Name)
-                    self.variables.setdefault(scope.key, {})[slot.name] = (item, target)
+                self.variables[position] = item
         self.children: Dict[ScopeKey, List[Scope]] = {}
         for scope in index.scopes.values():
             if scope.parent is not None:
@@ -319,19 +316,23 @@ class _Shaper:
     def scope_variables(self, scope: Scope, lines_key: str) -> Dict[str, Any]:
         """``variables`` (annotation as written, "" for none), ``variables_p`` and where
         each is first bound: the variable slots, and the names annotated in the scope."""
-        found: List[Tuple[ast.Name, str, Ranked]] = [
-            (target, "", self.ranked(item))
-            for item, target in self.variables.get(scope.key, {}).values()
-        ]
-        names = {target.id for target, _, _ in found}
+        found: List[Tuple[ast.Name, str, Ranked]] = []
+        names: Set[str] = set()
         for statement in scope.statements:
-            if not isinstance(statement, ast.AnnAssign):
+            if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                target, annotation = statement.targets[0], None
+            elif isinstance(statement, ast.AnnAssign):
+                target, annotation = statement.target, statement.annotation
+            else:
                 continue
-            target = statement.target
-            if isinstance(target, ast.Name) and target.id not in names:
-                names.add(target.id)
-                found.append((target, ast.unparse(statement.annotation), []))
-        found.sort(key=lambda entry: (entry[0].lineno, entry[0].col_offset))
+            if not isinstance(target, ast.Name) or target.id in names:
+                continue
+            item = self.variables.get((target.lineno, target.col_offset))
+            if item is None and annotation is None:
+                continue  # not a slot (``global``, ``nonlocal``...)
+            names.add(target.id)
+            written = ast.unparse(annotation) if annotation is not None else ""
+            found.append((target, written, self.ranked(item)))
         return {
             "variables": {target.id: annotation for target, annotation, _ in found},
             "variables_p": {target.id: ranked for target, _, ranked in found},
@@ -347,7 +348,9 @@ class _Shaper:
             return [[label, score] for label, score in list(scores.items())[: self.top_k]]
         # fp=1: what the writer would write there, spelled as it would: text that can be
         # inserted as it is (``Path`` where the module imports it, not ``pathlib.Path``).
-        spelled = spell_guesses(item.slot, list(scores), self.index, self.options)
+        spelled = spell_guesses(
+            item.slot, list(scores), self.index, self.options, checks=self.checks
+        )
         return [[text, scores[label]] for label, text in spelled[: self.top_k]]
 
     def imports(self) -> List[str]:

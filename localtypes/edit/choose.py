@@ -150,6 +150,7 @@ def spell_guesses(
     *,
     checks: Optional[ModuleChecks] = None,
     new_imports: bool = False,
+    limit: Optional[int] = None,
 ) -> List[Tuple[str, str]]:
     """Those of ``labels`` the writer could write at ``slot`` of the module ``index``, in
     their order, each with its text there (as ``annotate`` would write it: ``Path`` for
@@ -159,7 +160,7 @@ def spell_guesses(
     not to a variable, function or module). A label that needs an import the module lacks
     is kept only with ``new_imports``. For clients that offer the ranked guesses
     themselves (the Type4Py API's ``fp=1``); the threshold and the cheap checks do not
-    apply. Labels spelled alike are given once."""
+    apply. Labels spelled alike are given once; at most ``limit``, the first."""
     try:
         _, context = _locate(slot, index)
     except Skip:
@@ -175,6 +176,8 @@ def spell_guesses(
             continue
         if (new_imports or not speller.imports) and text not in kept:
             kept[text] = label
+            if len(kept) == limit:
+                break
     return [(label, text) for text, label in kept.items()]
 
 

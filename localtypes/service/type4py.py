@@ -199,11 +199,11 @@ def predict_module(
     """
     source = request.source
     try:
-        prediction = predict(
-            source, top_k=MAX_TOP_K if request.filtered else top_k, predictor=predictor
-        )
-        # predict's own tree is gone by now: two trees are never held at once.
+        # One parse for the model and the shape: what the index works out once (the
+        # module's names) serves both, and a large source's tree is held once.
         index = ModuleIndex(parse_source(source), source)
+        guesses = MAX_TOP_K if request.filtered else top_k
+        prediction = predict(source, top_k=guesses, predictor=predictor, index=index)
         options = WriteOptions(
             min_confidence=0.0,
             kinds=frozenset(SlotKind),
@@ -349,20 +349,24 @@ class _Shaper:
         # fp=1: what the writer would write there, spelled as it would: text that can be
         # inserted as it is (``Path`` where the module imports it, not ``pathlib.Path``).
         spelled = spell_guesses(
-            item.slot, list(scores), self.index, self.options, checks=self.checks
-        )
-        return [[text, scores[label]] for label, text in spelled[: self.top_k]]
+            item.slot, list(scores), self.index, self.options, checks=self.checks,
+            limit=self.top_k,
+        )  # fmt: skip
+        return [[text, scores[label]] for label, text in spelled]
 
     def imports(self) -> List[str]:
-        """Every module and name imported anywhere in the module, in order, once each."""
+        """Every module and name imported anywhere in the module, once each, the module's
+        own first. Read off the scopes' statements: walking every node of a large tree
+        takes seconds."""
         names: Dict[str, None] = {}
-        for node in ast.walk(self.index.tree):
-            if isinstance(node, ast.Import):
-                names.update((alias.name, None) for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.module:
-                    names[node.module] = None
-                names.update((alias.name, None) for alias in node.names if alias.name != "*")
+        for scope in self.index.scopes.values():
+            for node in scope.statements:
+                if isinstance(node, ast.Import):
+                    names.update((alias.name, None) for alias in node.names)
+                elif isinstance(node, ast.ImportFrom):
+                    if node.module:
+                        names[node.module] = None
+                    names.update((a.name, None) for a in node.names if a.name != "*")
         return list(names)
 
     # --- positions

@@ -42,7 +42,7 @@ def json_only_schema(fuzzed: Running) -> Any:
     for item in document["paths"].values():
         for operation in item.values():
             content = operation.get("requestBody", {}).get("content")
-            if content:
+            if content and "application/json" in content:
                 operation["requestBody"]["content"] = {
                     "application/json": content["application/json"]
                 }

@@ -470,6 +470,12 @@ def test_a_bad_body_is_an_error_in_the_envelope(
     error(type4py(api, body), *words)
 
 
+def test_a_compressed_body_is_an_error_in_the_envelope(api: Running) -> None:
+    answer = api.request("/api/predict?tc=0", b"x = 1\n", content_type="text/plain",
+                         headers={"Content-Encoding": "gzip"})  # fmt: skip
+    error(answer, "encoding")
+
+
 @pytest.mark.parametrize(
     ("raw", "words"),
     [

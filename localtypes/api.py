@@ -72,17 +72,20 @@ def predict(
     predictor: Optional[Predictor] = None,
     context: Optional[Mapping[str, str]] = None,
     facts: Optional[ModuleFacts] = None,
+    index: Optional[ModuleIndex] = None,
 ) -> Prediction:
     """Predict ranked types for every slot of ``source``.
 
     ``context`` holds other modules of the same project (path -> source, paths relative to
     the project root like ``path``): their call sites and uses of this module's functions
     become evidence. ``facts`` are that evidence already computed (``project_facts``).
-    Raises ``SourceError`` when the source does not parse.
+    ``index`` is the source's module index when the caller has one (it is only read: the
+    caller keeps using it without a second parse). Raises ``SourceError`` when the source
+    does not parse.
     """
     if facts is None and context:
         facts = project_facts(source, path, context)
-    return _predict(source, path, top_k, predictor, None, facts)
+    return _predict(source, path, top_k, predictor, index, facts)
 
 
 def project_facts(source: str, path: Optional[str], context: Mapping[str, str]) -> ModuleFacts:

@@ -142,6 +142,45 @@ def _choose_one(
     )
 
 
+def spell_guesses(
+    slot: Slot,
+    labels: Sequence[str],
+    index: ModuleIndex,
+    options: WriteOptions,
+    *,
+    checks: Optional[ModuleChecks] = None,
+    new_imports: bool = False,
+    limit: Optional[int] = None,
+) -> List[Tuple[str, str]]:
+    """Those of ``labels`` the writer could write at ``slot`` of the module ``index``, in
+    their order, each with its text there (as ``annotate`` would write it: ``Path`` for
+    ``pathlib.Path`` where the module imports ``Path``, quoted where a name is bound later):
+    the slot can carry an annotation, the label is not ``Any``, and every name in it
+    resolves where the annotation is evaluated (with ``checks``, the module's, to a type:
+    not to a variable, function or module). A label that needs an import the module lacks
+    is kept only with ``new_imports``. For clients that offer the ranked guesses
+    themselves (the Type4Py API's ``fp=1``); the threshold and the cheap checks do not
+    apply. Labels spelled alike are given once; at most ``limit``, the first."""
+    try:
+        _, context = _locate(slot, index)
+    except Skip:
+        return []
+    kept: Dict[str, str] = {}  # text -> label
+    for label in labels:
+        if label == ANY or (checks is not None and checks.not_a_type(label)):
+            continue
+        speller = Speller(index, options, {}, context)
+        try:
+            text = speller.render(label)
+        except Skip:
+            continue
+        if (new_imports or not speller.imports) and text not in kept:
+            kept[text] = label
+            if len(kept) == limit:
+                break
+    return [(label, text) for text, label in kept.items()]
+
+
 # --- where the slot is and when its annotation runs ----------------------------------------
 
 

@@ -26,6 +26,7 @@ from localtypes.api import annotate, predict
 from localtypes.errors import SourceError
 from localtypes.model.predictor import ModelInfo, OnnxPredictor, Predictor
 from localtypes.model.store import ModelStore, load_store
+from localtypes.service import type4py
 from localtypes.service.admission import (
     MAX_SLOTS,
     GuardedPredictor,
@@ -133,6 +134,8 @@ class App:
             "/v2/models/localtypes": (frozenset({"GET"}), self._model_metadata),
             "/metrics": (frozenset({"GET"}), self._metrics),
             "/openapi.json": (frozenset({"GET"}), self._openapi),
+            type4py.PREDICT_PATH: (frozenset({"GET", "POST"}), self._type4py),
+            type4py.FETCH_PATH: (frozenset({"POST", "OPTIONS"}), self._type4py),
         }
         self._loader = threading.Thread(
             target=self._load, name="localtypes-model-loader", daemon=True
@@ -152,6 +155,11 @@ class App:
     def max_body_bytes(self) -> int:
         """The largest body taken: ``max_body_bytes``, lowered to fit the memory limit."""
         return self.memory.plan.max_body_bytes
+
+    def path_headers(self, path: str) -> List[Tuple[str, str]]:
+        """Headers every answer on ``path`` carries, the HTTP server's own refusals too:
+        CORS on Type4Py's /fetch, whose answers a page in a browser reads."""
+        return list(type4py.CORS_HEADERS) if path == type4py.FETCH_PATH else []
 
     def endpoint(self, path: str) -> str:
         """The ``endpoint`` label of a path in the metrics (bounded: unknown is "other")."""
@@ -177,6 +185,8 @@ class App:
             # Also imports what /annotate needs: an import interrupted by a cancellation
             # could leave the import lock of its module taken.
             annotate(_WARMUP_SOURCE, "warmup.py", settings=self.settings, predictor=predictor)
+            type4py.predict_module(type4py.Type4PyRequest(_WARMUP_SOURCE, filtered=True),
+                                   predictor=predictor, top_k=1)  # fmt: skip
             self.memory = MemoryGate(plan_memory(self.settings, resident_bytes()))
             plan = self.memory.plan
             if plan.lowered:
@@ -320,6 +330,34 @@ class App:
 
         document = self._run_model(work, environ)
         return json_reply(200, document)
+
+    def _type4py(self, environ: WSGIEnvironment) -> Reply:
+        """Type4Py's API (``localtypes.service.type4py``): 200 with a response or an error;
+        the limits answer as on every endpoint."""
+        cors = self.path_headers(str(environ.get("PATH_INFO")))
+        if environ.get("REQUEST_METHOD") == "OPTIONS":  # a browser's preflight
+            return Reply(204, b"", headers=[*cors, *type4py.PREFLIGHT_HEADERS])
+        try:
+            try:
+                request = type4py.read_request(environ, self.max_body_bytes)
+            except type4py.Type4PyError as exc:
+                return json_reply(200, type4py.envelope(error=str(exc)), cors)
+            predictor = self._predictor()
+            settings = self.settings
+
+            def work() -> Dict[str, Any]:
+                return type4py.predict_module(
+                    request,
+                    predictor=predictor,
+                    top_k=settings.top_k,
+                    target_version=settings.target_version,
+                )
+
+            document = self._run_model(work, environ)
+        except HTTPError as exc:  # 413, 503: a browser reads them only with the CORS header
+            exc.headers.extend(cors)
+            raise
+        return json_reply(200, document, cors)
 
     def _predictor(self) -> GuardedPredictor:
         if self.predictor is None or not self._ready.is_set():

@@ -303,6 +303,7 @@ def _channel_class(service: Service) -> Any:
             self.response_headers.append(("X-Request-Id", rid))
             self.response_headers.extend(app.common_headers)
             self.response_headers.extend(reply.headers)
+            self.response_headers.extend(app.path_headers(path))
             self.set_close_on_finish()
             self.content_length = len(reply.body)
             # Counted before the answer leaves: a client that reads /metrics as soon as it

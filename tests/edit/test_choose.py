@@ -7,7 +7,7 @@ rule is seen on its own (the writer's golden files in tests/data/writer see them
 from __future__ import annotations
 
 import textwrap
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -190,3 +190,55 @@ def test_a_slot_from_another_module_is_not_found() -> None:
     index = ModuleIndex(parse_source(index_source), index_source)
     plan = choose([SlotGuess(other, "int", 0.9)], index, WriteOptions(0.5))
     assert _reasons(plan) == {"f.a": Reason.NOT_FOUND}
+
+
+# --- spell_guesses: the ranked guesses a client offers (the Type4Py API's fp=1) -------------
+
+SPELL_SOURCE = textwrap.dedent(
+    """\
+    from pathlib import Path
+    from typing import Optional
+
+    fn = len("x")
+
+
+    def load(path, count=0):
+        return Store()
+
+
+    class Store:
+        pass
+    """
+)
+
+
+def _spell(labels: Tuple[str, ...], **options: Any) -> List[Tuple[str, str]]:
+    from localtypes.edit.checks import ModuleChecks
+    from localtypes.edit.choose import spell_guesses
+
+    index = ModuleIndex(parse_source(SPELL_SOURCE), SPELL_SOURCE)
+    (slot,) = [s for s in extract(SPELL_SOURCE, index=index).slots if s.name == "path"]
+    write = WriteOptions(min_confidence=0.0, target_version=(3, 9))
+    return spell_guesses(slot, labels, index, write, checks=ModuleChecks(index), **options)
+
+
+def test_spelled_guesses_use_the_names_the_module_has() -> None:
+    labels = ("pathlib.Path", "Any", "fn", "Unknown", "str | None", "Store", "int")
+    assert _spell(labels) == [
+        ("pathlib.Path", "Path"),  # the module's own import
+        ("str | None", "Optional[str]"),  # spelled for 3.9 with the module's Optional
+        ("Store", '"Store"'),  # defined below the def: quoted
+        ("int", "int"),
+    ]  # not Any, not a name bound to a function, not a name the module lacks
+
+
+def test_spelled_guesses_need_no_new_import_unless_allowed() -> None:
+    labels = ("collections.OrderedDict", "int | str", "int")
+    assert _spell(labels) == [("int", "int")]
+    allowed = _spell(labels, new_imports=True)
+    assert allowed == [
+        ("collections.OrderedDict", "OrderedDict"),
+        ("int | str", "Union[int, str]"),
+        ("int", "int"),
+    ]
+    assert _spell(labels, new_imports=True, limit=2) == allowed[:2]

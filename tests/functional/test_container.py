@@ -351,10 +351,15 @@ def stack(image: str, measurements: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
         fallback = free_port()
         warnings.warn(f"127.0.0.1:{port} is taken; the compose test uses {fallback}", stacklevel=1)
         port = fallback
+    # The Type4Py extension's port (5001), or any free one where 5001 is taken.
+    type4py_port = int(os.environ.get("LOCALTYPES_TEST_TYPE4PY_PORT", "5001"))
+    if not port_is_free(type4py_port):
+        type4py_port = free_port()
     env = {
         **os.environ,
         "LOCALTYPES_IMAGE": image,
         "LOCALTYPES_HTTP_PORT": str(port),
+        "LOCALTYPES_TYPE4PY_PORT": str(type4py_port),
     }
     compose("down", "-v", "--remove-orphans", env=env, check=False)
     base_url = "http://localhost" + ("" if port == 80 else f":{port}")
@@ -369,7 +374,8 @@ def stack(image: str, measurements: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
             assert time.monotonic() < deadline, "container never became healthy"
             time.sleep(0.5)
         measurements["compose_up_to_healthy_seconds"] = round(time.monotonic() - start, 2)
-        yield {"url": base_url, "container": container, "env": env, "port": port}
+        yield {"url": base_url, "container": container, "env": env, "port": port,
+               "type4py_url": f"http://localhost:{type4py_port}"}  # fmt: skip
     finally:
         logs = compose("logs", "--no-color", "--tail", "50", env=env, check=False)
         compose("down", "-v", "--remove-orphans", env=env, check=False)
@@ -412,6 +418,15 @@ def test_errors_are_json_with_the_right_status(stack: Dict[str, Any]) -> None:
     status, _, body = request(f"{stack['url']}/predict", b"def broken(:\n")
     assert status == 422
     assert "error" in json.loads(body)
+
+
+def test_the_type4py_extensions_port_answers_type4pys_api(stack: Dict[str, Any]) -> None:
+    """Where the extension's "local model" setting calls: /api/predict on port 5001."""
+    url = f"{stack['type4py_url']}/api/predict?tc=0&fp=1"
+    status, _, body = request(url, SAMPLE.read_bytes(), content_type="text/plain")
+    assert status == 200, body[:500]
+    document = json.loads(body)
+    assert document["error"] is None and document["response"]["funcs"]
 
 
 def test_model_metadata_endpoint(stack: Dict[str, Any]) -> None:

@@ -248,7 +248,10 @@ def test_compose_service_contract() -> None:
     compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     assert "version" not in compose, "no version key: v1 >= 1.27 and v2 read the spec format"
     service = compose["services"]["localtypes"]
-    assert service["ports"] == ["127.0.0.1:${LOCALTYPES_HTTP_PORT:-80}:8080"]
+    assert service["ports"] == [
+        "127.0.0.1:${LOCALTYPES_HTTP_PORT:-80}:8080",
+        "127.0.0.1:${LOCALTYPES_TYPE4PY_PORT:-5001}:8080",  # the Type4Py extension's port
+    ]
     assert service["read_only"] is True
     assert any(entry.startswith("/tmp") for entry in service["tmpfs"])
     assert service["restart"] in {"unless-stopped", "always", "on-failure"}

@@ -151,7 +151,8 @@ def test_openapi_document_is_served(api: Running) -> None:
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
         "/predict", "/annotate", "/v2/health/live", "/v2/health/ready",
-        "/v2/models/localtypes", "/metrics", "/openapi.json",
+        "/v2/models/localtypes", "/metrics", "/openapi.json", "/api/predict",
+        "/api/predict/fetch",
     }  # fmt: skip
 
 

@@ -212,7 +212,7 @@ def test_the_largest_allowed_requests_stay_under_the_manifests_limit(
             answers.append((endpoint, answer))
 
     # One of each alone, then as many clients as the server has threads, at once.
-    for endpoint in ("/annotate", "/predict?top_k=20"):
+    for endpoint in ("/annotate", "/predict?top_k=20", "/api/predict?tc=0&fp=1"):
         answer = request(url + endpoint, body, content_type="text/x-python", timeout=120)
         assert answer.status == 200, answer.body[:300]
         answers.append((endpoint, answer))

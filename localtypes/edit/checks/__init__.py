@@ -70,6 +70,12 @@ class ModuleChecks(NameChecks, DefaultChecks, OverrideChecks, UsageChecks, Retur
         except RecursionError:
             return None
 
+    def not_a_type(self, label: str) -> Optional[Verdict]:
+        """Why ``label`` names what the module binds to a variable, a function or a module,
+        or None: the name check alone, for any slot."""
+        members = union_members(label)
+        return None if members is None else self._not_a_type(members)
+
     def record(self, slot: Slot, label: str) -> None:
         """Remember a label chosen for a slot: overrides later in the module compare to it."""
         self._chosen[(slot.kind.value, slot.scope, slot.name)] = label

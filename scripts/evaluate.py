@@ -47,7 +47,7 @@ from localtypes.analysis.extract import extract
 from localtypes.analysis.project import ProjectIndex
 from localtypes.analysis.slots import ExtractedModule, Slot, SlotKind
 from localtypes.errors import SourceError
-from localtypes.labels import base_type
+from localtypes.labels import LABELS_VERSION, base_type
 from localtypes.model.predictor import OnnxPredictor
 from localtypes.model.store import DEFAULT_MODEL_NAME, load_store
 from localtypes.syntax import parameters
@@ -319,6 +319,9 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
             "returns": model_scores.by_category(GROUPS["returns"]),
         },
         "inference_seconds": round(elapsed, 1),
+        # which rules made the true labels (localtypes.labels): numbers under other
+        # versions compare other test sets
+        "labels_version": LABELS_VERSION,
     }
     if auto:
         results["baseline_autotyping"] = auto_scores.table()

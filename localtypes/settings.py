@@ -508,7 +508,7 @@ class Configs:
         """Every file takes ``settings`` (no pyproject.toml is read)."""
         configs = cls.__new__(cls)
         configs._fixed = settings
-        why = reason or ("given" if settings.target_version else INFERRED_TARGET)
+        why = reason or ("the settings given" if settings.target_version else INFERRED_TARGET)
         configs.run = Config(settings, None, why)
         return configs
 

@@ -552,8 +552,15 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
             "coverage": round(counts["written"] / max(counts["slots"], 1), 4),
             **{
                 k: counts[k]
-                for k in ("replaced", "dropped", "remaining", "modules", "dropped_was_right",
-                          "replaced_was_right", "replacement_right")
+                for k in (
+                    "replaced",
+                    "dropped",
+                    "remaining",
+                    "modules",
+                    "dropped_was_right",
+                    "replaced_was_right",
+                    "replacement_right",
+                )
                 if counts[k]
             },
         }

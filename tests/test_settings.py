@@ -29,7 +29,7 @@ def write_pyproject(folder: Path, text: str) -> Path:
 def test_defaults_without_pyproject(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, {}, environ={})
     assert settings.kinds == frozenset({SlotKind.PARAM, SlotKind.RETURN})
-    assert settings.target_version == sys.version_info[:2]
+    assert settings.target_version is None  # never the running Python: inferred per file
     assert settings.cache is True
     assert settings.host == "127.0.0.1"
 

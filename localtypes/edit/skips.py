@@ -90,7 +90,8 @@ def find_skips(source: str, tree: Optional[ast.Module] = None) -> Skips:
 
 
 def _end(node: ast.AST) -> int:
-    return getattr(node, "end_lineno", None) or getattr(node, "lineno", 0)
+    end: Optional[int] = getattr(node, "end_lineno", None)
+    return end if end is not None else int(getattr(node, "lineno", 0))
 
 
 def _owner(line: int, headers: Dict[Scoped, Tuple[int, int]]) -> Optional[Scoped]:

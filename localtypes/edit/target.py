@@ -17,8 +17,6 @@ from localtypes.settings import OLDEST_SUPPORTED
 
 Version = Tuple[int, int]
 
-_TYPING_MODULES = ("typing", "typing_extensions")
-
 
 def resolve_target(configured: Optional[Version], tree: ast.Module) -> Version:
     """``configured`` if given, else what ``infer_target`` finds in ``tree``."""
@@ -59,14 +57,14 @@ def _needs(node: ast.AST, type_alias: Optional[type]) -> Optional[Tuple[Version,
         return (3, 11), "annotates *args with an unpacked type"
     if isinstance(node, ast.Match):
         return (3, 10), "uses match"
-    if isinstance(node, ast.ImportFrom) and node.module in _TYPING_MODULES and not node.level:
-        if node.module == "typing":
-            newest = max(
-                ((TYPING_MIN_VERSION.get(alias.name, (3, 0)), alias.name) for alias in node.names),
-                default=((3, 0), ""),
-            )
-            if newest[0] > (3, 0):
-                return newest[0], f"imports typing.{newest[1]}"
+    # typing_extensions is the backport: importing from it says nothing of the version
+    if isinstance(node, ast.ImportFrom) and node.module == "typing" and not node.level:
+        newest = max(
+            ((TYPING_MIN_VERSION.get(alias.name, (3, 0)), alias.name) for alias in node.names),
+            default=((3, 0), ""),
+        )
+        if newest[0] > (3, 0):
+            return newest[0], f"imports typing.{newest[1]}"
     if isinstance(node, ast.NamedExpr):
         return (3, 8), "uses :="
     if isinstance(node, ast.arguments) and node.posonlyargs:

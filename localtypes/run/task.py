@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 # ``Skipped.reason`` of a slot left out because its best guess was not confident enough.
 BELOW_THRESHOLD = "below-threshold"
+SKIP_FILE = "# localtypes: skip-file"
 
 Counts = Tuple[Tuple[str, int], ...]  # (kind, annotations added), sorted by kind
 
@@ -200,6 +201,8 @@ def annotate_file(
             f"internal error {type(exc).__name__}: {exc} "
             f"(at {Path(where.filename).name}:{where.lineno}; please report)",
         )
+    if result.skipped_file:  # not cached: the comment is found again at once
+        return FileOutcome(path, Status.SKIPPED, reason=SKIP_FILE)
     if options.hold:
         from localtypes.verify.run import hold
 

@@ -72,9 +72,9 @@ def find_skips(source: str, tree: Optional[ast.Module] = None) -> Skips:
     lines: Set[int] = set()
     returns: Set[int] = set()
     for line, kind in directives:
-        inside = [node for node, (first, _) in headers.items() if first <= line <= _end(node)]
         if kind == "skip-file":
-            if not inside:
+            # at module level: in no def's or class's body (a top-level header is fine)
+            if not any(colon < line <= _end(node) for node, (_, colon) in headers.items()):
                 return Skips(file=True)
             continue
         owner = _owner(line, headers)

@@ -517,7 +517,16 @@ class Configs:
         if self._fixed is not None:
             return self.run
         path = Path(os.path.abspath(path))
-        folder = path if path.is_dir() else path.parent
+        return self.for_folder(path if path.is_dir() else path.parent)
+
+    def for_file(self, path: Path) -> Config:
+        """The configuration of a file (a folder walk knows which paths are files: no stat)."""
+        return self.for_folder(Path(os.path.abspath(path)).parent)
+
+    def for_folder(self, folder: Path) -> Config:
+        """The configuration of the files in ``folder`` (an absolute path)."""
+        if self._fixed is not None:
+            return self.run
         return self._config(self._pyproject(folder))
 
     @property

@@ -116,15 +116,20 @@ class Walker:
         self.exclude = _globs(exclude)
         self.configs = configs
         self._rules_of: Dict[int, _Rules] = {}  # id of a Config -> its rules
+        self._in_folder: Dict[str, _Rules] = {}
 
     def _rules(self, folder: Path) -> _Rules:
         """The globs in force in ``folder`` (``ConfigError`` for a broken pyproject.toml)."""
         if self.configs is None:
             return _Rules(self.include, self.root, self.exclude, self.root)
-        config = self.configs.for_path(folder)
-        rules = self._rules_of.get(id(config))
+        key = os.path.abspath(folder)
+        rules = self._in_folder.get(key)
         if rules is None:
-            rules = self._rules_of[id(config)] = self._rules_for(config)
+            config = self.configs.for_folder(Path(key))
+            rules = self._rules_of.get(id(config))
+            if rules is None:
+                rules = self._rules_of[id(config)] = self._rules_for(config)
+            self._in_folder[key] = rules
         return rules
 
     def _rules_for(self, config: Config) -> _Rules:
@@ -148,7 +153,7 @@ class Walker:
     def excluded(self, path: Path, is_dir: bool = False) -> bool:
         # A folder is judged by the configuration it sits in (a sub-project's folder by
         # its parent's), a file by its own folder's.
-        rules = self._rules(path.parent if is_dir else Path(os.path.abspath(path)).parent)
+        rules = self._rules(Path(os.path.abspath(path)).parent)
         return rules.exclude is not None and rules.exclude.match_file(
             self._relative(path, rules.exclude_base, is_dir)
         )

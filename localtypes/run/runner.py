@@ -70,10 +70,11 @@ def run(
     caches: Dict[Settings, Optional[Cache]] = {}  # one folder per settings key
     cache_of: Dict[str, Optional[Cache]] = {}
     options: Dict[str, Options] = {}
+    unsafe: List[str] = []  # a cache folder refused once is refused for every key: one warning
     for project in projects:
         own = project.config.settings
         if own not in caches:
-            caches[own] = _open_cache(own, store, report) if settings.cache else None
+            caches[own] = _open_cache(own, store, report, unsafe) if settings.cache else None
         cache = caches[own]
         # --verify: the workers annotate each file (verify off) and hold it; _verify checks them
         work = Options(
@@ -150,7 +151,7 @@ def _projects(files: Sequence[str], configs: Configs, root: Path) -> List[_Proje
     """The run's files grouped by their configuration, in the order first met."""
     found: Dict[Optional[Path], _Project] = {}
     for path in files:
-        config = configs.for_path(Path(path))
+        config = configs.for_file(Path(path))
         project = found.get(config.pyproject)
         if project is None:
             folder = config.folder.resolve() if config.folder is not None else None
@@ -158,7 +159,7 @@ def _projects(files: Sequence[str], configs: Configs, root: Path) -> List[_Proje
             mine = config.pyproject
 
             def belongs(module: str, mine: Optional[Path] = mine) -> bool:
-                return configs.for_path(Path(module)).pyproject == mine
+                return configs.for_file(Path(module)).pyproject == mine
 
             project = found[config.pyproject] = _Project(
                 config, folder if inside and folder else root, belongs=belongs
@@ -196,11 +197,16 @@ def _verify(
     report.checker = (stats.replaced, stats.dropped, stats.remaining)
 
 
-def _open_cache(settings: Settings, store: ModelStore, report: Report) -> Optional[Cache]:
-    """The run's cache, or None (with a warning) when its folder is not safe to use."""
+def _open_cache(
+    settings: Settings, store: ModelStore, report: Report, unsafe: List[str]
+) -> Optional[Cache]:
+    """The cache of files with these settings, or None (with a warning, once) when its
+    folder is not safe to use."""
     try:
         key = settings.cache_key(store.model_sha256, store.threshold)
         return Cache.open(settings.cache_dir, key)
     except UnsafeCacheError as exc:
-        report.warn(str(exc))
+        if str(exc) not in unsafe:
+            unsafe.append(str(exc))
+            report.warn(str(exc))
         return None

@@ -226,15 +226,6 @@ def predict(streams: Streams, file: str, top_k: Optional[int], model: Optional[s
     return 0
 
 
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024 or unit == "MiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
-
-
 @cli.command(name="model")
 @click.option("--model", "model_dir", type=click.Path(file_okay=False), help="Model store folder.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -257,19 +248,9 @@ def model_command(streams: Streams, model_dir: Optional[str], as_json: bool) -> 
         }
         click.echo(json.dumps(document, indent=2, sort_keys=True), file=streams.out)
         return 0
-    lines = [
-        f"model:     {info.name} {info.version}",
-        f"path:      {info.path}",
-        f"sha256:    {info.sha256}",
-        f"size:      {_size(info.size_bytes)}",
-        f"threshold: {info.threshold:g} (default --min-confidence)",
-    ]
-    if info.metrics:
-        lines.append("metrics (held-out packages):")
-        for key, value in sorted(info.metrics.items()):
-            shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
-            lines.append(f"  {key}: {shown}")
-    click.echo("\n".join(lines), file=streams.out)
+    from localtypes.model.summary import describe
+
+    click.echo(describe(info), file=streams.out)
     return 0
 
 

@@ -2,8 +2,13 @@
 
 The model predicts, and the evaluation compares, canonical labels. The rules:
 
-- ``typing``, ``typing_extensions`` and ``collections.abc`` names lose their module:
-  ``typing.Iterator`` and ``collections.abc.Iterator`` are both ``Iterator``.
+- ``typing``, ``typing_extensions``, ``collections.abc`` and ``beartype.typing`` (a
+  re-export of ``typing``) names lose their module: ``typing.Iterator`` and
+  ``collections.abc.Iterator`` are both ``Iterator``.
+- Qualifiers are not types: ``Final[X]``, ``ClassVar[X]``, ``Required[X]``,
+  ``NotRequired[X]``, ``ReadOnly[X]`` and ``Annotated[X, ...]`` are ``X``; a bare
+  ``Final`` or ``ClassVar`` names no type (``LabelError``). A label is something that can
+  be written on a parameter, a return or a variable.
 - The typing aliases of builtins become the builtins: ``List`` -> ``list``, ``Dict`` ->
   ``dict``, ``Set``, ``FrozenSet``, ``Tuple``, ``Type`` likewise, ``Text`` -> ``str``;
   ``Deque``, ``DefaultDict``, ``OrderedDict``, ``Counter``, ``ChainMap`` become their
@@ -28,7 +33,15 @@ from typing import Dict, Iterator, List, Mapping
 from localtypes.syntax import dotted_name
 from localtypes.syntax import parse as parse_ast
 
-TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc"})
+TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc", "beartype.typing"})
+
+# Bumped whenever a rule above changes what a label reads: data sets built under another
+# version are stale (see scripts/dataset.py).
+LABELS_VERSION = 2
+
+# Wrappers that qualify a declaration instead of naming a type: the type is their first
+# argument.
+_QUALIFIERS = frozenset({"Final", "ClassVar", "Required", "NotRequired", "ReadOnly", "Annotated"})
 
 _TYPING_TO_BUILTIN = {
     "List": "list",
@@ -115,6 +128,8 @@ class _Normalizer:
         if isinstance(node, ast.Subscript):
             head = self._name(node.value)
             args = self._args(node.slice)
+            if head in _QUALIFIERS and args:
+                return self._union_text(args[0])
             if head == "Optional" and len(args) == 1:
                 return [*self._union_text(args[0]), "None"]
             if head == "Union":
@@ -125,7 +140,10 @@ class _Normalizer:
             return [f"{head}[{', '.join(self._arg(arg) for arg in args)}]"]
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return self.label(node).split(" | ")
-        return [self._arg(node)]
+        text = self._arg(node)
+        if text in _QUALIFIERS:
+            raise LabelError(f"{text} alone names no type")
+        return [text]
 
     def _union_text(self, node: ast.expr) -> List[str]:
         return self.label(node).split(" | ")

@@ -29,7 +29,7 @@ from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.project import ProjectIndex
 from localtypes.analysis.slots import ModuleInfo, Slot
 from localtypes.errors import SourceError
-from localtypes.labels import ANY
+from localtypes.labels import ANY, LABELS_VERSION
 from localtypes.module import ModuleIndex
 from localtypes.syntax import parse_source
 
@@ -168,7 +168,9 @@ def cap_per_package(records: List[ModuleRecord], cap: int, seed: int) -> None:
 
 
 def _extractor_version() -> str:
-    return f"features-v{FEATURES_VERSION}" + ("" if USE_PROJECT else "-no-project")
+    # Labels are part of the cached records: a change of their rules makes the cache stale.
+    version = f"features-v{FEATURES_VERSION}-labels-v{LABELS_VERSION}"
+    return version + ("" if USE_PROJECT else "-no-project")
 
 
 def load_splits(

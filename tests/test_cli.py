@@ -131,6 +131,28 @@ def test_version() -> None:
     assert code == 0 and "localtypes" in out
 
 
+def test_shell_completion_as_the_readme_gives_it() -> None:
+    """The README's completion line sources this script; completing then goes through the
+    same program with the words typed so far."""
+    import subprocess
+    import sys
+
+    program = str(Path(sys.executable).parent / "localtypes")
+
+    def complete(**env: str) -> str:
+        done = subprocess.run([program], env={**os.environ, **env}, capture_output=True,
+                              text=True, timeout=60, check=True)  # fmt: skip
+        return done.stdout
+
+    assert "_localtypes_completion" in complete(_LOCALTYPES_COMPLETE="bash_source")
+    words = complete(_LOCALTYPES_COMPLETE="bash_complete", COMP_WORDS="localtypes ann",
+                     COMP_CWORD="1")  # fmt: skip
+    assert words.split() == ["plain,annotate"]
+    words = complete(_LOCALTYPES_COMPLETE="bash_complete",
+                     COMP_WORDS="localtypes annotate --min-c", COMP_CWORD="2")  # fmt: skip
+    assert words.split() == ["plain,--min-confidence"]
+
+
 def test_help_lists_exit_codes_and_the_real_serve_defaults() -> None:
     code, out, err = run(["annotate", "--help"])
     assert code == 0 and err == ""
@@ -352,6 +374,11 @@ def test_model_command_text_and_json(predictor: Predictor) -> None:
     assert code == 0
     for label in ("model:", "path:", "sha256:", "size:", "threshold:"):
         assert label in out
+    # the held-out metrics as a table, not raw JSON
+    assert "{" not in out and "0.78369998" not in out
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("params+"))
+    top1 = predictor.info.metrics["model"]["params+returns"]["top1"]
+    assert row[2] == f"{100 * top1:.1f}%"
     code, out, _ = run(["model", "--json"])
     document = json.loads(out)
     info = predictor.info

@@ -35,6 +35,32 @@ def test_typing_aliases_become_builtins(annotation: str, label: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("annotation", "imports", "label"),
+    [
+        ("beartype.typing.List[str]", {}, "list[str]"),  # a re-export of typing
+        ("List[int]", {"List": "beartype.typing.List"}, "list[int]"),
+        ("Required[str]", {}, "str"),  # qualifiers are not types
+        ("typing_extensions.NotRequired[list[int]]", {}, "list[int]"),
+        ("ReadOnly[int]", {}, "int"),
+        ("Final[re.Pattern[str]]", {}, "re.Pattern[str]"),
+        ("typing.ClassVar[Optional[str]]", {}, "str | None"),
+        ("Annotated[int, Gt(0)]", {}, "int"),
+        ("Optional[Final[int]]", {}, "int | None"),
+    ],
+)
+def test_labels_are_what_can_be_written(
+    annotation: str, imports: Dict[str, str], label: str
+) -> None:
+    assert normalize(annotation, imports) == label
+
+
+@pytest.mark.parametrize("annotation", ["Final", "typing.ClassVar", "typing_extensions.Final"])
+def test_a_bare_qualifier_names_no_type(annotation: str) -> None:
+    with pytest.raises(LabelError, match="names no type"):
+        normalize(annotation)
+
+
+@pytest.mark.parametrize(
     ("annotation", "label"),
     [
         ("Optional[int]", "int | None"),

@@ -27,6 +27,7 @@ import numpy as np
 
 from localtypes.analysis.features.names import subtokens
 from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot
+from localtypes.labels import ANY, LabelError, normalize
 from localtypes.model.pointer import MAX_BASES, PairMatcher, visible_candidates
 
 if TYPE_CHECKING:
@@ -87,6 +88,10 @@ class Encoder:
         self.index = {label: i for i, label in enumerate(self.labels)}
         self.buckets = buckets
         self.other = self.index[OTHER]
+        self.answers, self._folded, self._folded_into = _answer_columns(self.labels)
+        self._answer_index: Dict[str, int] = {}
+        for column, answer in enumerate(self.answers):
+            self._answer_index.setdefault(answer, column)
         self.max_bases = max_bases
         self.templates = tuple(templates)
         self.slot_features = slot_features
@@ -219,11 +224,20 @@ class Encoder:
             if not len(rows):
                 continue
             width = len(cand_labels)
-            twins = np.array([self.index.get(label, -1) for label in cand_labels], dtype=np.int64)
-            names = self.labels + cand_labels
+            twins = np.array(
+                [self._answer_index.get(label, -1) for label in cand_labels], dtype=np.int64
+            )
+            names = self.answers + cand_labels
             # ``probs`` is ours: a one-module batch is merged in place instead of copied.
             part = probs if len(rows) == len(probs) else probs[rows]
             merged = part[:, : vocab + width]
+            if len(self._folded):
+                # Vocabulary labels that read as another one today count as that one.
+                into = self._folded_into
+                kept = into >= 0
+                # by column (a view): several columns may fold into one
+                np.add.at(merged.T, into[kept], merged[:, self._folded[kept]].T)
+                merged[:, self._folded] = 0.0
             has_twin = np.nonzero(twins >= 0)[0]
             # A label both in the vocabulary and among the candidates counts once, summed.
             merged[:, vocab + has_twin] += merged[:, twins[has_twin]]
@@ -234,6 +248,43 @@ class Encoder:
             for row, row_values in zip(best.tolist(), values):
                 out.append(tuple(TypeGuess(names[j], min(v, 1.0)) for j, v in zip(row, row_values)))
         return out
+
+
+def _answer_columns(
+    labels: Sequence[str],
+) -> Tuple[List[str], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """What each vocabulary column answers, in today's canonical spelling.
+
+    A model keeps the labels it was trained on; when a rule of ``localtypes.labels``
+    changes later (``beartype.typing.List[str]`` is ``list[str]`` now, ``Required[str]``
+    is ``str``), its columns are read under the new rules: a column whose label now reads
+    as another column's is added to that one (the two are the same answer), and a column
+    whose label names no type any more (a bare ``Final``; ``Any``) is never answered. Returns the
+    answer of each column, the columns folded away, and where each goes (-1: nowhere).
+    """
+    answers: List[str] = []
+    for label in labels:
+        try:
+            answer = label if label == OTHER else normalize(label)
+        except (LabelError, RecursionError):
+            answer = ""
+        answers.append("" if answer == ANY else answer)  # never an answer (see labels)
+    first: Dict[str, int] = {}
+    for column, (label, answer) in enumerate(zip(labels, answers)):
+        if answer and label == answer:
+            first.setdefault(answer, column)
+    folded: List[int] = []
+    into: List[int] = []
+    for column, (label, answer) in enumerate(zip(labels, answers)):
+        if answer == label:
+            continue
+        target = first.get(answer, -1) if answer else -1
+        if target < 0 and answer:
+            first[answer] = column  # the only column for this answer: renamed, kept
+            continue
+        folded.append(column)
+        into.append(target)
+    return answers, np.array(folded, dtype=np.int64), np.array(into, dtype=np.int64)
 
 
 def _top_k(scores: np.ndarray[Any, Any], k: int) -> np.ndarray[Any, Any]:

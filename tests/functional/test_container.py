@@ -400,6 +400,14 @@ def test_predict_over_http_equals_the_local_cli(stack: Dict[str, Any]) -> None:
     same_predictions(json.loads(body), served)
 
 
+def test_up_without_the_monitoring_profile_makes_no_volume(stack: Dict[str, Any]) -> None:
+    """Prometheus's and Grafana's storage belongs to the profile: a plain ``up`` makes
+    none (Compose v1 made every named volume of the file, used or not)."""
+    volumes = docker("volume", "ls", "-q", "--filter",
+                     f"label=com.docker.compose.project={PROJECT}")  # fmt: skip
+    assert volumes == ""
+
+
 def test_errors_are_json_with_the_right_status(stack: Dict[str, Any]) -> None:
     status, _, body = request(f"{stack['url']}/predict", b"def broken(:\n")
     assert status == 422

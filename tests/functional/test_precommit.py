@@ -8,15 +8,19 @@ These take a few seconds each (virtualenv creation, model load): marked slow, th
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import pytest
+
+from localtypes.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 GIT = shutil.which("git")
@@ -123,17 +127,36 @@ def hook_repository(root: Path, env: Dict[str, str]) -> Path:
     return root
 
 
-def test_hook_manifest_installed_from_a_clone(
+def readme_hook_config() -> str:
+    """The README's ``.pre-commit-config.yaml`` snippet, as a user copies it."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## pre-commit") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block, "no yaml snippet in the README's pre-commit section"
+    return block.group(1)
+
+
+def test_readme_snippet_installs_the_hook_from_a_clone_at_its_release_tag(
     tmp_path: Path, env: Dict[str, str], greeter_source: str
 ) -> None:
-    """pre-commit clones the repo and pip-installs it into the hook's own virtualenv.
+    """The README's snippet, verbatim but for the repository's address: pre-commit clones
+    the repo at the README's ``rev`` (this release's tag) and pip-installs it into the
+    hook's own virtualenv; the snippet's ``args`` reach ``localtypes annotate``.
 
     The install is kept offline and quick: this venv's site-packages stands in for the
     dependencies (PYTHONPATH; .pth files, so this checkout's editable install, are not
     read from there), and pip installs only localtypes itself, from the clone.
     """
+    from localtypes import __version__
+
+    snippet = readme_hook_config()
+    rev = re.search(r"^\s*rev: (\S+)$", snippet, re.M)
+    assert rev and rev.group(1) == f"v{__version__}", "the README's rev is not this release"
+    args = re.search(r"^\s*args: \[(.*)\]$", snippet, re.M)
+    assert args, "the README's snippet passes no args"
     hooks = hook_repository(tmp_path / "hooks", env)
-    rev = git(hooks, "rev-parse", "HEAD", env=env).stdout.strip()
+    tagged = git(hooks, "tag", rev.group(1), env=env)  # as the release is tagged
+    assert tagged.returncode == 0, tagged.stderr
     site = sysconfig.get_paths()["purelib"]
     env = {
         **{key: value for key, value in env.items() if key != "LOCALTYPES_MODEL"},
@@ -144,13 +167,9 @@ def test_hook_manifest_installed_from_a_clone(
         "PIP_NO_INDEX": "1",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
-    config = f"""\
-repos:
-  - repo: file://{hooks}
-    rev: {rev}
-    hooks:
-      - id: localtypes
-"""
+    url = re.search(r"repo: (\S+)", snippet)
+    assert url
+    config = snippet.replace(url.group(1), f"file://{hooks}")
     repo = make_user_repo(tmp_path / "user", config, greeter_source, env)
     assert_hook_stops_then_passes(repo, greeter_source, env)
     # the hook ran the clone's localtypes, installed in pre-commit's own environment with
@@ -158,6 +177,21 @@ repos:
     home = tmp_path / "pre-commit-home"
     assert list(home.rglob("localtypes/cli.py")), "localtypes not installed for the hook"
     assert list(home.rglob("share/localtypes/model_store/*/model.onnx")), "no bundled model"
+    # ... with the snippet's args: the file is what `annotate` writes with them, and not
+    # what it writes without them
+    options = [arg.strip() for arg in args.group(1).split(",")]
+    written = (repo / "greeter.py").read_text(encoding="utf-8")
+    assert written == annotated(tmp_path / "with-args", greeter_source, options)
+    assert written != annotated(tmp_path / "without", greeter_source, [])
+
+
+def annotated(folder: Path, source: str, options: List[str]) -> str:
+    folder.mkdir()
+    path = folder / "greeter.py"
+    path.write_text(source, encoding="utf-8")
+    code = main(["annotate", "-q", "--no-cache", *options, str(path)], io.StringIO(), io.StringIO())
+    assert code == 0
+    return path.read_text(encoding="utf-8")
 
 
 def test_local_hook_with_check_args(

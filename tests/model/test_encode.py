@@ -15,6 +15,7 @@ import pytest
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.slots import ExtractedModule
+from localtypes.labels import normalize
 from localtypes.model.encode import (
     OTHER,
     PAIR_FEATURES,
@@ -202,8 +203,9 @@ def test_targets_mark_the_right_columns(encoder: Encoder, batch: Batch) -> None:
 
 
 def _reference(encoder: Encoder, batch: Batch, logits: np.ndarray[Any, Any]) -> List[List[Any]]:
-    """Per row, (label, probability) best first: softmax, twins summed, <other> dropped."""
-    names = encoder.labels + batch.cand_labels[0]
+    """Per row, (label, probability) best first: softmax, labels read under today's rules
+    (``encoder.answers``), twins summed, <other> and labels that name no type dropped."""
+    names = encoder.answers + batch.cand_labels[0]
     out = []
     for row in logits.astype(np.float64):
         probs = np.exp(row - row.max())
@@ -212,6 +214,7 @@ def _reference(encoder: Encoder, batch: Batch, logits: np.ndarray[Any, Any]) -> 
         for name, prob in zip(names, probs):
             merged[name] = merged.get(name, 0.0) + float(prob)
         del merged[OTHER]
+        merged.pop("", None)
         out.append(sorted(merged.items(), key=lambda item: -item[1]))
     return out
 
@@ -253,8 +256,17 @@ def test_decode_merges_twins_and_never_ranks_other(encoder: Encoder, batch: Batc
     probs /= probs.sum()
     first = ranked[0]
     assert [guess.label for guess in first[:2]] == ["pathlib.Path", "str"]
-    assert first[0].confidence == pytest.approx(2 * probs[encoder.index["pathlib.Path"]])
-    assert first[1].confidence == pytest.approx(probs[encoder.index["str"]])
+
+    def reading_as(label: str) -> List[int]:
+        """The vocabulary columns that answer ``label`` today (Final[str] answers str)."""
+        return [column for column, answer in enumerate(encoder.answers) if answer == label]
+
+    path_columns = reading_as("pathlib.Path")
+    assert encoder.index["pathlib.Path"] in path_columns
+    expected = probs[path_columns].sum() + probs[encoder.index["pathlib.Path"]]  # + candidate
+    assert first[0].confidence == pytest.approx(expected)
+    assert len(reading_as("str")) > 1
+    assert first[1].confidence == pytest.approx(probs[reading_as("str")].sum())
     assert ranked[1][0].label == "Inventory"
     for row in ranked:
         labels = [guess.label for guess in row]
@@ -306,3 +318,39 @@ def test_top_k_orders_best_first() -> None:
     scores = np.array([[0.1, 0.7, 0.2, 0.0], [0.5, 0.1, 0.3, 0.9]])
     assert _top_k(scores, 2).tolist() == [[1, 2], [3, 0]]
     assert _top_k(scores, 1).tolist() == [[1], [3]]
+
+
+def test_decode_reads_old_labels_under_todays_rules() -> None:
+    """A model keeps the labels it was trained on; a label that reads as another under a
+    newer rule (a qualifier, a re-export of typing) adds to it, one that names no type is
+    never answered, and one that is new is renamed."""
+    encoder = Encoder(
+        labels=[OTHER, "str", "Required[str]", "Final", "beartype.typing.List[int]", "Any"],
+        buckets=64,
+    )
+    assert encoder.answers == [OTHER, "str", "str", "", "list[int]", ""]
+    batch = encoder.encode(extract("def f(x):\n    return x\n"))
+    vocab = len(encoder.labels)
+    width = vocab + len(batch.cand_labels[0])
+    logits = np.full((len(batch.features), width), -30.0, dtype=np.float32)
+    logits[:, 1] = logits[:, 2] = 1.0  # str, Required[str]
+    logits[:, 3] = logits[:, 5] = 3.0  # Final, Any: the two most likely, never answers
+    logits[:, 4] = 0.5
+    for ranked in encoder.decode(batch, logits, 2):
+        probs = np.exp(np.array([1.0, 1.0, 3.0, 0.5, 3.0]) - 3.0)
+        probs /= probs.sum()
+        assert [guess.label for guess in ranked] == ["str", "list[int]"]
+        assert ranked[0].confidence == pytest.approx(probs[0] + probs[1], rel=1e-5)
+        assert ranked[1].confidence == pytest.approx(probs[3], rel=1e-5)
+
+
+def test_the_bundled_model_answers_only_labels_that_can_be_written(encoder: Encoder) -> None:
+    """Its vocabulary was built under older rules (beartype.typing.List[str],
+    Required[str], Final): none of those is ever an answer."""
+    assert any(label.startswith(("Required[", "beartype.typing.")) for label in encoder.labels)
+    for answer in encoder.answers:
+        if answer and answer != OTHER:
+            assert normalize(answer) == answer
+            assert not answer.startswith(("Required[", "NotRequired[", "Final[", "ClassVar["))
+            assert answer not in ("Final", "ClassVar")
+            assert "beartype.typing" not in answer and answer != "Any"

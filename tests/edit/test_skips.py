@@ -141,3 +141,21 @@ def test_predict_still_reports_skipped_slots(predictor: Predictor) -> None:
     for slot in predict(with_comment("def find_config"), "m.py", predictor=predictor).slots:
         slots[slot.slot.qualname] = len(slot.guesses)
     assert slots["find_config.path"] > 0
+
+
+def test_the_lines_each_form_covers() -> None:
+    source = (
+        "class A:\n"  # 1
+        "    @property  # localtypes: skip\n"  # 2: a decorator's line: the method
+        "    def x(self):\n"  # 3
+        "        return 1\n"  # 4
+        "\n"  # 5
+        "    def y(self, a):  # localtypes: skip\n"  # 6: a method: that method only
+        "        b = a\n"  # 7
+        "        return b\n"  # 8
+        "\n"  # 9
+        "    def z(self, a):\n"  # 10
+        "        return a\n"  # 11
+    )
+    skips = find_skips(source)
+    assert skips.lines == {2, 3, 4, 6, 7, 8} and not skips.file and not skips.returns

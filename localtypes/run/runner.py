@@ -83,12 +83,15 @@ def run(
         options.update((path, work) for path in project.files)
         cache_of.update((path, cache) for path in project.files)
     report.header(store, [p.describe(len(projects)) for p in projects], len(files), root)
+    source = shown(configs.run.pyproject) if configs.run.pyproject else "the defaults"
     for project in projects:
-        if project.config.ignored and project.config.pyproject is not None:
+        ignored = project.config.ignored
+        if ignored and project.config.pyproject is not None:
+            one = len(ignored) == 1
             report.warn(
-                f"{shown(project.config.pyproject)}: {', '.join(project.config.ignored)} "
-                f"belong to a whole run, which takes them from "
-                f"{shown(configs.run.pyproject) if configs.run.pyproject else 'the defaults'}"
+                f"{shown(project.config.pyproject)} sets {', '.join(ignored)}, "
+                f"{'a setting' if one else 'settings'} of the whole run: this run takes "
+                f"{'it' if one else 'them'} from {source}"
             )
     # Every module of each project, selected or not, is evidence for its files annotated.
     # Beside the versioned result folders: the evidence depends on the code, not the settings.

@@ -120,8 +120,8 @@ def test_run_wide_keys_of_a_sub_project_are_named(tmp_path: Path) -> None:
     code, _, err = run(["annotate", "--check", "."])
     assert code == 1
     assert (
-        "warning: b/pyproject.toml: jobs belong to a whole run, which takes them from the "
-        "defaults" in err
+        "warning: b/pyproject.toml sets jobs, a setting of the whole run: this run takes it "
+        "from the defaults" in err
     )
 
 

@@ -529,11 +529,6 @@ class Configs:
             return self.run
         return self._config(self._pyproject(folder))
 
-    @property
-    def configs(self) -> Tuple[Config, ...]:
-        """Every configuration read so far."""
-        return tuple(self._configs.values()) if self._fixed is None else (self.run,)
-
     def _pyproject(self, folder: Path) -> Optional[Path]:
         if folder in self._nearest:
             return self._nearest[folder]
@@ -552,25 +547,28 @@ class Configs:
             return self._configs[pyproject]
         values: Dict[str, Any] = {}
         detected: Optional[Tuple[int, int]] = None
-        why = ""
+        from_requires = ""
         if pyproject is not None:
             document = _read_toml(pyproject)
             values.update(_tool_section(pyproject, document))
-            detected, why = _project_python(pyproject.parent, document)
-            if values.get("target_version") is not None:
-                why = f"target-version in {shown(pyproject)}"
+            detected, from_requires = _project_python(pyproject.parent, document)
         file_keys = frozenset(values)
         from_file = frozenset(name for name in ("include", "exclude") if name in values)
+        # Where the target comes from: the first of these that names a version.
+        reasons = [
+            (self._flags, "--target-version"),
+            (self._environment, env_var("target_version")),
+            (values, f"target-version in {shown(pyproject)}" if pyproject else ""),
+            ({"target_version": detected}, from_requires),
+        ]
+        target, why = next(
+            ((found["target_version"], reason) for found, reason in reasons
+             if found.get("target_version") is not None),
+            (None, INFERRED_TARGET),
+        )  # fmt: skip
         values.update(self._environment)
         values.update(self._flags)
-        if "target_version" in self._flags:
-            why = "--target-version"
-        elif "target_version" in self._environment:
-            why = env_var("target_version")
-        if values.get("target_version") is None:
-            values["target_version"] = detected
-        if values["target_version"] is None:
-            why = INFERRED_TARGET
+        values["target_version"] = target
         own = values
         ignored: Tuple[str, ...] = ()
         if self._run is not None:  # a file's own settings; the run's for the rest

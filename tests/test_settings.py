@@ -241,6 +241,10 @@ def test_flags_and_environment_override_every_file(tmp_path: Path) -> None:
         assert config.settings.exclude == ("x/",) and not config.file_patterns
     env = Configs(tmp_path, {}, environ={"LOCALTYPES_TARGET_VERSION": "3.12"})
     assert env.for_path(tmp_path / "a").target_reason == "LOCALTYPES_TARGET_VERSION"
+    # "auto" asks for what the project says
+    auto = Configs(tmp_path, {"target_version": "auto"}, environ={}).for_path(tmp_path / "a")
+    assert auto.settings.target_version == (3, 8)
+    assert auto.target_reason.startswith('requires-python ">=3.8" in ')
 
 
 def test_a_broken_sub_project_config_is_named(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The core API: ``predict`` and ``annotate``. The CLI and the HTTP app call only these.
+"""The core API: ``predict``, ``annotate`` and ``explain``. The CLI and the HTTP app call
+only these.
 
 ``check_annotated`` holds an annotated output from elsewhere (a cache entry) to the
 checks ``annotate`` passes its own outputs through.
@@ -7,11 +8,11 @@ checks ``annotate`` passes its own outputs through.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.project import ModuleFacts, ProjectIndex
-from localtypes.analysis.slots import ModuleInfo, Slot, SlotKind
+from localtypes.analysis.slots import STATIC_PREFIXES, ModuleInfo, Slot, SlotKind
 from localtypes.edit.plan import Added, Reason, Rejection, SlotGuess, WriteOptions
 from localtypes.edit.rounds import write_rounds
 from localtypes.edit.skips import find_skips
@@ -20,6 +21,9 @@ from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_
 from localtypes.module import ModuleIndex
 from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings
 from localtypes.syntax import parse_source
+
+if TYPE_CHECKING:
+    from localtypes.explain import Explanation
 
 # Guesses per slot that annotate weighs (the first, then those the checks may fall back on).
 CHOICE_TOP_K = 5
@@ -246,7 +250,10 @@ def annotate(
         guesses = [item for item in guesses if item.slot.key not in said_no]
         for item in guesses:
             first = last.get(item.slot.key)
-            slot = replace(first.slot if first else item.slot, features=())
+            # Features are dropped (results travel between processes) but the static
+            # pass's decision, which the run's report names (``localtypes.run.records``).
+            static = tuple(f for f in item.slot.features if f.startswith(STATIC_PREFIXES))
+            slot = replace(first.slot if first else item.slot, features=static[:1])
             last[item.slot.key] = replace(item, slot=slot)
         return guesses
 
@@ -295,3 +302,61 @@ def check_annotated(
     from localtypes.edit.recheck import check_output
 
     return check_output(original, new, path or "<unknown>", kinds)
+
+
+# --- explain -------------------------------------------------------------------------------
+
+
+def explain(
+    source: str,
+    path: Optional[str] = None,
+    *,
+    line: int,
+    column: Optional[int] = None,
+    top_k: int = CHOICE_TOP_K,
+    settings: Optional[Settings] = None,
+    predictor: Optional[Predictor] = None,
+    context: Optional[Mapping[str, str]] = None,
+    facts: Optional[ModuleFacts] = None,
+) -> Explanation:
+    """Why the slot(s) at ``line`` (1-based; ``column`` 0-based narrows it to one) get
+    what they get: the model's ``top_k`` guesses, the evidence it read, and what
+    ``annotate`` with ``settings`` does with each, and why.
+
+    Raises ``NoSlotError`` when no slot starts there, ``SourceError`` when the source
+    does not parse. ``context`` and ``facts``: as for ``predict``.
+    """
+    from localtypes import explain as explaining
+    from localtypes.run.records import records_of
+
+    settings = replace(settings or Settings(), verify=False)  # the writer's choice, unchecked
+    predictor = predictor or default_predictor(settings.model)
+    if facts is None and context:
+        facts = project_facts(source, path, context)
+    prediction = _predict(source, path, top_k, predictor, None, facts)
+    slots = [item.slot for item in prediction.slots]
+    chosen = explaining.pick_slots(slots, line, column)
+    if not chosen:
+        raise explaining.NoSlotError(explaining.no_slot_message(slots, path, line))
+    records = records_of(
+        annotate(source, path, settings=settings, predictor=predictor, facts=facts)
+    )
+    threshold = (
+        predictor.info.threshold if settings.min_confidence is None else settings.min_confidence
+    )
+    kinds = [kind.value for kind in SlotKind if kind in settings.kinds]
+    out = []
+    for i in chosen:
+        slot, guesses = prediction.slots[i].slot, prediction.slots[i].guesses
+        record = explaining.find_record(records, slot)
+        out.append(
+            explaining.SlotExplanation(
+                slot=slot,
+                guesses=guesses,
+                static=explaining.static_of(slot),
+                evidence=explaining.evidence_groups(slot.features),
+                verdict=explaining.verdict(slot, record, kinds, threshold),
+                record=record,
+            )
+        )
+    return explaining.Explanation(path, line, column, threshold, tuple(out))

@@ -145,8 +145,31 @@ def cli() -> None:
     help="Have mypy confirm the annotations against the project as it is: one that adds an "
     "error gets its next guess, or none (needs the verify extra).",
 )
+@click.option(
+    "--report",
+    "report_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: print one JSON document on stdout at the end, a record per annotation "
+    "written (or that would be) and per slot left out, with why (docs/report.schema.json).",
+)
+@click.option(
+    "--stubs",
+    "stubs_dir",
+    metavar="OUT",
+    type=click.Path(file_okay=False),
+    help="Write .pyi stubs with the annotations under OUT (mirroring the inputs' layout) "
+    "instead of editing the sources (needs mypy: the verify extra).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-@click.option("-v", "--verbose", is_flag=True, help="Also name unchanged files and settings.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also name unchanged files and settings; with --check, list each annotation "
+    "that would be added.",
+)
 @pass_streams
 def annotate(
     streams: Streams,
@@ -162,6 +185,8 @@ def annotate(
     model: Optional[str],
     no_cache: bool,
     verify: bool,
+    report_format: str,
+    stubs_dir: Optional[str],
     quiet: bool,
     verbose: bool,
 ) -> int:
@@ -189,16 +214,33 @@ def annotate(
     )
     settings = configs.run.settings
     mode = Mode.DIFF if diff else Mode.CHECK if check else Mode.WRITE
-    report = Report(
+    if report_format == "json" and diff:
+        raise click.UsageError("--report json and --diff both print on stdout: choose one")
+    if stubs_dir is not None:
+        from localtypes.run.stubs import check_stub_folder
+
+        if diff or check:
+            raise click.UsageError("--stubs writes stubs: it goes with neither --diff nor --check")
+        check_stub_folder(stubs_dir, paths)  # a usage error (exit 2) before any work
+        mode = Mode.CHECK  # nothing written into the sources; the stubs are
+    report_class = Report
+    if report_format == "json":
+        from localtypes.run.records import JsonReport
+
+        report_class = JsonReport
+    report = report_class(
         check=check,
         write=mode is Mode.WRITE,
         diff=mode is Mode.DIFF,
         verbose=verbose and not quiet,  # -q wins
+        stubs=stubs_dir,
         quiet=quiet,
         stdout=streams.out,
         stderr=streams.err,
     )
-    return run(paths, settings, mode=mode, report=report, configs=configs).exit_code
+    return run(
+        paths, settings, mode=mode, report=report, stubs=stubs_dir, configs=configs
+    ).exit_code
 
 
 @cli.command()
@@ -223,6 +265,79 @@ def predict(streams: Streams, file: str, top_k: Optional[int], model: Optional[s
         source, file, top_k=settings.top_k, predictor=default_predictor(settings.model)
     )
     click.echo(json.dumps(prediction.to_dict(), indent=2, ensure_ascii=False), file=streams.out)
+    return 0
+
+
+@cli.command()
+@click.argument("place", metavar="FILE:LINE[:COL]")
+@click.option(
+    "-k",
+    "--top-k",
+    type=click.IntRange(1, MAX_TOP_K),
+    default=5,
+    show_default=True,
+    help="Ranked types shown per slot.",
+)
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0.0, 1.0),
+    help="As for annotate [default: the model's threshold].",
+)
+@click.option("--kinds", metavar="KINDS", help="As for annotate [default: param,return].")
+@click.option("--target-version", metavar="X.Y", help="As for annotate.")
+@click.option("--model", type=click.Path(file_okay=False), help="Model store folder.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_streams
+def explain(
+    streams: Streams,
+    place: str,
+    top_k: int,
+    min_confidence: Optional[float],
+    kinds: Optional[str],
+    target_version: Optional[str],
+    model: Optional[str],
+    as_json: bool,
+) -> int:
+    """Explain the slot(s) at FILE:LINE (or the one at FILE:LINE:COL, 1-based): the model's
+    top guesses, the evidence it read, and what annotate would write there and why."""
+    from localtypes.api import explain as explain_place
+    from localtypes.explain import file_evidence, parse_place
+    from localtypes.model.predictor import default_predictor
+    from localtypes.run.files import read_source
+
+    try:
+        file, line, column = parse_place(place)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE:LINE[:COL]") from None
+    if not Path(file).is_file():
+        raise click.BadParameter(f"{file!r}: no such file", param_hint="FILE:LINE[:COL]")
+    settings = _settings(
+        [file],
+        {
+            "min_confidence": min_confidence,
+            "kinds": kinds,
+            "target_version": target_version,
+            "model": model,
+        },
+    )
+    predictor = default_predictor(settings.model)
+    info = predictor.info
+    facts = file_evidence(file, settings, info.sha256, info.threshold)
+    explanation = explain_place(
+        read_source(Path(file)).text,
+        file,
+        line=line,
+        column=column,
+        top_k=top_k,
+        settings=settings,
+        predictor=predictor,
+        facts=facts,
+    )
+    if as_json:
+        text = json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False)
+    else:
+        text = explanation.render()
+    click.echo(text, file=streams.out)
     return 0
 
 

@@ -17,6 +17,10 @@ class SlotKind(str, enum.Enum):
 
 SlotKey = Tuple[SlotKind, str, int, str]  # see Slot.key
 
+# Features that carry the static pass's decision (``localtypes.analysis.extract``): on a
+# parameter's default, a function's returns, a variable's value.
+STATIC_PREFIXES = ("sd:", "sr:", "sv:")
+
 
 @dataclass(frozen=True)
 class Slot:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from localtypes.run.files import atomic_write
+from localtypes.run.records import SlotRecord, records_from_json, records_to_json
 
 FORMAT = 1
 
@@ -52,6 +53,9 @@ class CacheEntry:
     output: Optional[bytes]
     added: Tuple[Tuple[str, int], ...] = ()
     below_threshold: int = 0
+    # What happened to each slot (``localtypes.run.records``), so that a cached file still
+    # reports them; None when unknown (an output filed as final, an older entry).
+    records: Optional[Tuple[SlotRecord, ...]] = None
 
     @property
     def changed(self) -> bool:
@@ -133,11 +137,12 @@ class Cache:
                 return None
             added = tuple((str(kind), int(count)) for kind, count in meta["added"])
             below = int(meta["below"])
+            records = records_from_json(meta.get("records"))
             if meta["output_sha256"] is None:
-                return CacheEntry(None, added, below)
+                return CacheEntry(None, added, below, records)
             if sha256_bytes(output) != meta["output_sha256"]:
                 return None  # truncated or edited: recompute
-            return CacheEntry(output, added, below)
+            return CacheEntry(output, added, below, records)
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # RecursionError: a header of nested brackets
 
@@ -148,6 +153,7 @@ class Cache:
             "added": [list(pair) for pair in entry.added],
             "below": entry.below_threshold,
             "output_sha256": None if entry.output is None else sha256_bytes(entry.output),
+            "records": records_to_json(entry.records),
         }
         data = json.dumps(meta).encode("utf-8") + b"\n" + (entry.output or b"")
         path = self._path(content_sha)
@@ -164,9 +170,11 @@ class Cache:
         added: Tuple[Tuple[str, int], ...],
         below_threshold: int,
         salt: str = "",
+        records: Optional[Tuple[SlotRecord, ...]] = None,
     ) -> None:
         """Record a file's result, and that its output (if any) is final in turn (under
-        the same ``salt``: see ``content_key``)."""
-        self.put(content_sha, CacheEntry(output, added, below_threshold))
-        if output is not None:
+        the same ``salt``: see ``content_key``). The output's records are not known (its
+        lines moved): a report asked of it recomputes it once, and files them then."""
+        self.put(content_sha, CacheEntry(output, added, below_threshold, records))
+        if output is not None and self.get(content_key(output, salt)) is None:
             self.put(content_key(output, salt), CacheEntry(None, (), below_threshold))

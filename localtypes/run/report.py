@@ -59,6 +59,9 @@ class FileOutcome:
     cached: bool = False
     held: Optional[Any] = None  # --verify: annotated, waiting for the checker (verify.run.Held)
     diff_encoding: Optional[str] = None  # the file's encoding: the diff is printed in it
+    # What happened to each slot (``localtypes.run.records.SlotRecord``), when the report
+    # asks for them (``Report.wants_records``); None when not asked.
+    records: Optional[Tuple[Any, ...]] = None
 
     @classmethod
     def failure(cls, path: str, reason: str) -> FileOutcome:
@@ -90,6 +93,7 @@ class Report:
     diff: bool = False  # --diff: diffs go to stdout (no progress bar if it is a terminal)
     verbose: bool = False
     quiet: bool = False
+    stubs: Optional[str] = None  # --stubs OUT: annotations go into stubs under OUT
     stdout: TextIO = field(default_factory=lambda: sys.stdout)  # diffs
     stderr: TextIO = field(default_factory=lambda: sys.stderr)  # everything else
     changed: int = 0
@@ -114,6 +118,12 @@ class Report:
         )
         self._held: List[str] = []
         self._bar: Optional[Any] = None  # click's ProgressBar while one is shown
+
+    @property
+    def wants_records(self) -> bool:
+        """Whether outcomes should carry their slots' records: -v with --check lists what
+        would be added (--diff shows it already)."""
+        return self.verbose and not self.write and not self.diff and not self.stubs
 
     def _say(self, line: str) -> None:
         if self._hold:
@@ -186,12 +196,25 @@ class Report:
             self.changed += 1
             self.added.update(dict(outcome.added))
             if not self.quiet:
-                verb = "annotated" if self.write else "would annotate"
-                self._say(f"{verb} {outcome.path} (+{outcome.added_total})")
+                verb = "stubbed" if self.stubs else "annotated" if self.write else "would annotate"
+                # --check/--diff: what would change, by kind (each one with -v)
+                kinds = ", ".join(f"{count} {kind}" for kind, count in outcome.added)
+                by_kind = "" if self.write else f": {kinds}"
+                self._say(f"{verb} {outcome.path} (+{outcome.added_total}{by_kind})")
+                if self.verbose and outcome.records:
+                    self._list(outcome.records)
         else:
             self.unchanged += 1
             if self.verbose:
                 self._say(f"{outcome.path} unchanged{' (cached)' if outcome.cached else ''}")
+
+    def _list(self, records: Tuple[Any, ...]) -> None:
+        """-v with --check: each annotation that would be added, and why."""
+        from localtypes.run.records import ADD, describe
+
+        for record in records:
+            if record.action == ADD:
+                self._say(f"  {describe(record)}")
 
     def fail(self, path: str, reason: str) -> None:
         """Record a file that never reached a worker (unreadable, missing)."""
@@ -216,6 +239,8 @@ class Report:
     def summary(self) -> str:
         """Counts in a few lines: files, annotations by kind, what was left out and why."""
         changed = "annotated" if self.write else "would be annotated"
+        if self.stubs:
+            changed = f"annotated in their stubs under {self.stubs}"
         parts = [f"{_plural(self.changed, 'file')} {changed}"]
         parts.append(f"{_plural(self.unchanged, 'file')} unchanged")
         if self.skipped:
@@ -227,7 +252,7 @@ class Report:
             k for k in self.added if k not in KIND_ORDER
         )
         by_kind = ", ".join(f"{self.added[k]} {k}" for k in kinds) or "none"
-        verb = "added" if self.write else "to add"
+        verb = "added" if self.write or self.stubs else "to add"
         lines.append(
             f"Annotations {verb}: {sum(self.added.values())} ({by_kind}); "
             f"{_plural(self.below_threshold, 'slot')} left below the confidence threshold."

@@ -41,9 +41,13 @@ def run(
     *,
     mode: Mode,
     report: Report,
+    stubs: Optional[str] = None,
     configs: Optional[Configs] = None,
 ) -> Report:
     """Annotate every file under ``paths`` as ``mode`` says; ``report`` counts and tells.
+
+    ``stubs``: write a stub of each file under this folder instead (``localtypes.run.stubs``;
+    the CLI runs it with ``Mode.CHECK``); the sources are never written.
 
     ``configs``: each file's settings (its nearest pyproject.toml's, under the environment
     and flags); without it every file takes ``settings``. The run itself (model, jobs,
@@ -67,6 +71,7 @@ def run(
 
         require_checker()  # a usage error, before any file
     projects = _projects(files, configs, root)
+    stub_places = _stubs(stubs, paths) if stubs is not None else None
     caches: Dict[Settings, Optional[Cache]] = {}  # one folder per settings key
     cache_of: Dict[str, Optional[Cache]] = {}
     options: Dict[str, Options] = {}
@@ -78,7 +83,12 @@ def run(
         cache = caches[own]
         # --verify: the workers annotate each file (verify off) and hold it; _verify checks them
         work = Options(
-            replace(own, verify=False), mode, str(cache.folder) if cache else None, settings.verify
+            replace(own, verify=False),
+            mode,
+            str(cache.folder) if cache else None,
+            hold=settings.verify,
+            records=report.wants_records,
+            stubs=stub_places,
         )
         options.update((path, work) for path in project.files)
         cache_of.update((path, cache) for path in project.files)
@@ -169,6 +179,12 @@ def _projects(files: Sequence[str], configs: Configs, root: Path) -> List[_Proje
             )
         project.files.append(path)
     return list(found.values())
+
+
+def _stubs(out: str, paths: Sequence[str]) -> Tuple[str, str]:
+    from localtypes.run.stubs import stub_root
+
+    return out, str(stub_root(paths))
 
 
 def _checker(

@@ -22,6 +22,7 @@ from localtypes.errors import LocaltypesError, SourceError
 from localtypes.run.cache import Cache, content_key
 from localtypes.run.files import WriteRefused, decode_source, replace_source, write_problem
 from localtypes.run.project import facts_digest
+from localtypes.run.records import SlotRecord, records_of
 from localtypes.run.report import FileOutcome, Status
 from localtypes.settings import Settings
 
@@ -52,6 +53,12 @@ class Options:
     # --verify: annotate only; the verify stage (localtypes.verify.run) checks, writes
     # and caches every file together.
     hold: bool = False
+    # The report asks for each slot's record (``localtypes.run.records``): sent back with
+    # the outcome. The cache stores them whatever this says.
+    records: bool = False
+    # --stubs: (OUT, the stub root) (``localtypes.run.stubs``): a .pyi stub of each file
+    # is written under OUT, whatever the mode; the sources are never written.
+    stubs: Optional[Tuple[str, str]] = None
 
 
 # How git writes a byte of a file name that needs quoting (quote_c_style); other bytes
@@ -102,10 +109,16 @@ def _finish(
     added: Counts,
     below: int,
     cached: bool,
+    records: Optional[Tuple[SlotRecord, ...]] = None,
 ) -> FileOutcome:
     """Write or diff the new bytes as the mode asks and build the outcome."""
+    records = records if options.records else None
+    if options.stubs is not None:  # whatever the mode: the sources are never written
+        return _stub(path, options, old, new, added, below, cached, records)
     if new is None or new == old:
-        return FileOutcome(path, Status.UNCHANGED, below_threshold=below, cached=cached)
+        return FileOutcome(
+            path, Status.UNCHANGED, below_threshold=below, cached=cached, records=records
+        )
     diff = encoding = None
     try:
         if options.mode is Mode.WRITE:
@@ -121,7 +134,50 @@ def _finish(
     except (OSError, SourceError) as exc:
         return FileOutcome.failure(path, f"cannot write: {exc}")
     return FileOutcome(
-        path, Status.CHANGED, added, below, diff=diff, diff_encoding=encoding, cached=cached
+        path,
+        Status.CHANGED,
+        added,
+        below,
+        diff=diff,
+        diff_encoding=encoding,
+        cached=cached,
+        records=records,
+    )
+
+
+def _stub(
+    path: str,
+    options: Options,
+    old: bytes,
+    new: Optional[bytes],
+    added: Counts,
+    below: int,
+    cached: bool,
+    records: Optional[Tuple[SlotRecord, ...]],
+) -> FileOutcome:
+    """--stubs: write the stub of the annotated text (or of the file as it is, when
+    nothing was added); the source is never written."""
+    from localtypes.edit.target import resolve_target
+    from localtypes.run.stubs import write_stub
+    from localtypes.syntax import parse_source
+
+    assert options.stubs is not None
+    out, root = options.stubs
+    try:
+        text = decode_source(new or old).text
+        # the file's own target, as annotate inferred it (never the running Python)
+        target = resolve_target(options.settings.target_version, parse_source(text))
+        write_stub(path, text, out, root, target)
+    except (OSError, ValueError, LocaltypesError) as exc:  # ValueError: outside the root
+        return FileOutcome.failure(path, f"cannot write its stub: {exc}")
+    status = Status.CHANGED if new is not None and new != old else Status.UNCHANGED
+    return FileOutcome(
+        path,
+        status,
+        added if status is Status.CHANGED else (),
+        below,
+        cached=cached,
+        records=records,
     )
 
 
@@ -134,11 +190,13 @@ def from_cache(
     except OSError:
         return None  # the worker reports it
     entry = cache.get(content_key(data, facts_digest(facts or {})))
-    if entry is None:
-        return None
+    if entry is None or (options.records and entry.records is None):
+        return None  # without records a report asks for: recomputed (and filed with them)
     if entry.output is not None and not _checks_out(path, options, data, entry.output, entry.added):
         return None  # recomputed, as a damaged entry is
-    return _finish(path, options, data, entry.output, entry.added, entry.below_threshold, True)
+    return _finish(
+        path, options, data, entry.output, entry.added, entry.below_threshold, True, entry.records
+    )
 
 
 def _checks_out(path: str, options: Options, old: bytes, new: bytes, added: Counts) -> bool:
@@ -189,6 +247,7 @@ def annotate_file(
             decoded.text, path, settings=options.settings, predictor=predictor, facts=facts
         )
         added, below = counts(result)
+        records = records_of(result)
         new = decoded.encode(result.source) if result.changed else None
     except LocaltypesError as exc:  # SourceError among them: the file does not parse
         return FileOutcome.failure(path, str(exc))
@@ -210,6 +269,6 @@ def annotate_file(
     if options.cache_folder is not None:
         salt = facts_digest(facts or {})
         Cache(Path(options.cache_folder)).put_result(
-            content_key(data, salt), new, added, below, salt
+            content_key(data, salt), new, added, below, salt, records
         )
-    return _finish(path, options, data, new, added, below, False)
+    return _finish(path, options, data, new, added, below, False, records)

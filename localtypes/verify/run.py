@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from localtypes.edit.plan import Added, SlotGuess, WriteOptions
+from localtypes.edit.plan import Added, Rejection, SlotGuess, WriteOptions
 from localtypes.run.report import FileOutcome, Status
 from localtypes.settings import OLDEST_SUPPORTED
 from localtypes.verify.checker import Checker
@@ -25,6 +25,7 @@ from localtypes.verify.stage import VerifyFile, VerifyStats, verify
 if TYPE_CHECKING:
     from localtypes.api import AnnotateResult
     from localtypes.run.files import DecodedSource
+    from localtypes.run.records import SlotRecord
     from localtypes.run.task import Options
     from localtypes.settings import Settings
 
@@ -42,6 +43,7 @@ class Held:
     guesses: Tuple[SlotGuess, ...]
     below: int
     salt: str = ""  # the digest of the file's project evidence: part of its cache key
+    skipped: Tuple[Rejection, ...] = ()  # what the writer left out (for the records)
     options: Optional[WriteOptions] = None  # what it was written with (its target...)
 
 
@@ -51,7 +53,15 @@ def hold(
     """The outcome of a file the verify stage will finish: nothing written, nothing cached."""
     below = sum(1 for item in result.skipped if item.reason == BELOW_THRESHOLD)
     held = Held(
-        data, decoded, result.source, result.added, result.guesses, below, salt, result.options
+        data,
+        decoded,
+        result.source,
+        result.added,
+        result.guesses,
+        below,
+        salt,
+        result.skipped,
+        result.options,
     )
     return FileOutcome(path, Status.UNCHANGED, below_threshold=below, held=held)
 
@@ -149,14 +159,32 @@ def finish(
         changed = target.text != held.decoded.text
         new = held.decoded.encode(target.text) if changed else None
         added = tuple(sorted(Counter(item.slot.kind.value for item in target.added).items()))
+        records = _records(held, target)
         own = options_of(outcome.path)
         if own.cache_folder is not None:
             Cache(Path(own.cache_folder)).put_result(
-                content_key(held.data, held.salt), new, added, held.below, held.salt
+                content_key(held.data, held.salt), new, added, held.below, held.salt, records
             )
         plain = replace(own, hold=False)
-        finished.append(_finish(outcome.path, plain, held.data, new, added, held.below, False))
+        finished.append(
+            _finish(outcome.path, plain, held.data, new, added, held.below, False, records)
+        )
     return finished, stats
+
+
+def _records(held: Held, target: VerifyFile) -> Tuple[SlotRecord, ...]:
+    """The slots' records once the checker is done: what it dropped is left out."""
+    from localtypes.edit.plan import Reason
+    from localtypes.run.records import slot_records
+
+    kept = {item.slot.key for item in target.added}
+    dropped = tuple(
+        Rejection(item.slot, Reason.CHECKER, item.label, item.confidence)
+        for item in held.added
+        if item.slot.key not in kept
+    )
+    before = {item.slot.key: item.label for item in held.added}
+    return slot_records(target.added, held.skipped + dropped, held.guesses, before)
 
 
 class _CacheFolder:
@@ -184,7 +212,7 @@ def verify_result(
     relative path) in a temporary project: mypy's incremental cache of the standard
     library is kept in localtypes' cache folder across calls."""
     from localtypes.api import AnnotateResult
-    from localtypes.edit.plan import Reason, Rejection
+    from localtypes.edit.plan import Reason
 
     relative = _relative(result.path or "module.py")
     with tempfile.TemporaryDirectory(prefix="localtypes-verify-") as folder:

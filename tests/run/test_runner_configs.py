@@ -181,3 +181,26 @@ def test_verify_checks_every_project_in_one_run_each_with_its_settings(tmp_path:
     b = files["b/user"].read_text()
     assert "email: str | None = None" in b and "name: str" not in b
     assert "The type checker replaced 0 annotations and dropped 0." in err
+
+
+def test_the_json_report_names_what_skip_comments_leave_alone(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    schema_path = Path(__file__).resolve().parents[2] / "docs" / "report.schema.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    (tmp_path / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.10"\n', "utf-8")
+    (tmp_path / "said_no.py").write_text("# localtypes: skip-file\n" + USER, encoding="utf-8")
+    said = USER.replace("email=None):", "email=None):  # localtypes: skip")
+    (tmp_path / "user.py").write_text(said, encoding="utf-8")
+    code, out, err = run(["annotate", "--check", "--report", "json", "."])
+    assert code == 0, err  # nothing would change: every slot is said no to
+    document = json.loads(out)
+    jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+    statuses = {item["path"]: item["status"] for item in document["files"]}
+    assert statuses == {"said_no.py": "skipped", "user.py": "unchanged"}
+    assert document["summary"]["skipped"] == 1
+    reasons = {r["qualname"]: r["reason"] for r in document["records"] if r["action"] == "skip"}
+    assert reasons["User.__init__.email"] == "skip-comment"
+    assert reasons["User.__init__"] == "skip-comment"

@@ -273,3 +273,55 @@ def test_the_cache_key_and_the_settings_know_verify(tmp_path: Path) -> None:
     assert load_settings(tmp_path, {}, environ={}).verify
     assert not load_settings(tmp_path, {}, environ={"LOCALTYPES_VERIFY": "0"}).verify
     assert load_settings(tmp_path / "x", {"verify": True}, environ={}).verify
+
+
+def test_records_name_the_checkers_replacement_and_its_drops(tmp_path: Path) -> None:
+    """--report json under --verify: a replaced guess is chosen by the checker, a dropped
+    one is left out for a checker error (``verify.run._records``)."""
+    from localtypes.edit.plan import Reason, Rejection
+    from localtypes.run.files import decode_source
+    from localtypes.verify.run import Held, _records
+
+    root = _project(
+        tmp_path,
+        {
+            "shop.py": """\
+                def label(price):
+                    return "EUR " + format(price)
+
+
+                def stamp(moment):
+                    return moment.isoformat()
+                """,
+            "app.py": "from shop import label, stamp\n\nprint(label(3), stamp(1))\n",
+        },
+    )
+    path = root / "shop.py"
+    target = _target(
+        path,
+        {
+            "label.price": [("str", 0.75), ("float", 0.22)],
+            "stamp.moment": [("datetime.datetime", 0.9)],
+        },
+    )
+    source = path.read_text(encoding="utf-8")
+    below = extract(source).slots[-1]  # stamp's return, left out by the writer
+    writer_added = target.added
+    held = Held(
+        data=source.encode(),
+        decoded=decode_source(source.encode()),
+        output=target.text,
+        added=writer_added,
+        guesses=target.guesses,
+        below=1,
+        skipped=(Rejection(below, Reason.BELOW_THRESHOLD, "str", 0.5),),
+    )
+    checker = Checker(root, [str(path), str(root / "app.py")], tmp_path / "cache")
+    verify([target], checker)
+    by_name = {(r.qualname, r.action): r for r in _records(held, target)}
+    price = by_name["label.price", "add"]
+    assert (price.type, price.chosen_by) == ("float", "checker")
+    assert price.guesses[0] == ("str", 0.75)
+    moment = by_name["stamp.moment", "skip"]
+    assert (moment.reason, moment.type) == ("checker-error", "datetime.datetime")
+    assert by_name["stamp", "skip"].reason == "below-threshold"

@@ -257,7 +257,7 @@ def annotate(
             last[item.slot.key] = replace(item, slot=slot)
         return guesses
 
-    result = write_rounds(source, guess, options, filename=path or "<unknown>")
+    result = write_rounds(source, guess, options, filename=path or "<unknown>", tree=tree)
     annotated = AnnotateResult(
         model=predictor.info,
         path=path,

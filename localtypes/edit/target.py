@@ -10,7 +10,7 @@ annotation the oldest supported Python cannot run.
 from __future__ import annotations
 
 import ast
-from typing import Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from localtypes.edit.stdtypes import TYPING_MIN_VERSION
 from localtypes.settings import OLDEST_SUPPORTED
@@ -36,40 +36,78 @@ def syntax_floor(tree: ast.Module) -> Tuple[Version, str]:
     needs it; ``((3, 0), "")`` when nothing does."""
     best: Version = (3, 0)
     why = ""
-    type_alias = getattr(ast, "TypeAlias", None)  # 3.12 syntax: parsed only on 3.12+
     for node in ast.walk(tree):
-        found = _needs(node, type_alias)
+        check = _CHECKS.get(type(node))  # one lookup per node: the walk is most of the cost
+        found = check(node) if check is not None else None
         if found is not None and found[0] > best:
             best, why = found
     return best, why
 
 
-def _needs(node: ast.AST, type_alias: Optional[type]) -> Optional[Tuple[Version, str]]:
-    if type_alias is not None and isinstance(node, type_alias):
-        return (3, 12), "uses a type statement"
-    if getattr(node, "type_params", None):  # ``def f[T]()``, ``class C[T]``
+Found = Optional[Tuple[Version, str]]
+
+
+def _definition(node: ast.AST) -> Found:
+    if getattr(node, "type_params", None):  # ``def f[T]()``, ``class C[T]``: 3.12 syntax
         return (3, 12), "uses type parameters"
-    if isinstance(node, getattr(ast, "TryStar", ())):
-        return (3, 11), "uses except*"
-    if isinstance(node, ast.Subscript) and _starred_index(node.slice):
-        return (3, 11), "unpacks in a subscript"
-    if isinstance(node, ast.arg) and isinstance(node.annotation, ast.Starred):
-        return (3, 11), "annotates *args with an unpacked type"
-    if isinstance(node, ast.Match):
-        return (3, 10), "uses match"
-    # typing_extensions is the backport: importing from it says nothing of the version
-    if isinstance(node, ast.ImportFrom) and node.module == "typing" and not node.level:
-        newest = max(
-            ((TYPING_MIN_VERSION.get(alias.name, (3, 0)), alias.name) for alias in node.names),
-            default=((3, 0), ""),
-        )
-        if newest[0] > (3, 0):
-            return newest[0], f"imports typing.{newest[1]}"
-    if isinstance(node, ast.NamedExpr):
-        return (3, 8), "uses :="
-    if isinstance(node, ast.arguments) and node.posonlyargs:
-        return (3, 8), "uses positional-only parameters"
     return None
+
+
+def _subscript(node: ast.AST) -> Found:
+    assert isinstance(node, ast.Subscript)
+    return ((3, 11), "unpacks in a subscript") if _starred_index(node.slice) else None
+
+
+def _arg(node: ast.AST) -> Found:
+    assert isinstance(node, ast.arg)
+    if isinstance(node.annotation, ast.Starred):
+        return (3, 11), "annotates *args with an unpacked type"
+    return None
+
+
+def _import_from(node: ast.AST) -> Found:
+    assert isinstance(node, ast.ImportFrom)
+    # typing_extensions is the backport: importing from it says nothing of the version
+    if node.module != "typing" or node.level:
+        return None
+    needed, name = max(
+        ((TYPING_MIN_VERSION.get(alias.name, (3, 0)), alias.name) for alias in node.names),
+        default=((3, 0), ""),
+    )
+    return (needed, f"imports typing.{name}") if needed > (3, 0) else None
+
+
+def _arguments(node: ast.AST) -> Found:
+    assert isinstance(node, ast.arguments)
+    return ((3, 8), "uses positional-only parameters") if node.posonlyargs else None
+
+
+_CHECKS: Dict[type, Callable[[ast.AST], Found]] = {
+    ast.FunctionDef: _definition,
+    ast.AsyncFunctionDef: _definition,
+    ast.ClassDef: _definition,
+    ast.Subscript: _subscript,
+    ast.arg: _arg,
+    ast.ImportFrom: _import_from,
+    ast.arguments: _arguments,
+    ast.Match: lambda node: ((3, 10), "uses match"),
+    ast.NamedExpr: lambda node: ((3, 8), "uses :="),
+}
+# Newer syntax has nodes only in the ast of newer Pythons.
+_NEWER: Dict[str, Tuple[Version, str]] = {
+    "TryStar": ((3, 11), "uses except*"),
+    "TypeAlias": ((3, 12), "uses a type statement"),
+}
+
+
+def _constant(found: Tuple[Version, str]) -> Callable[[ast.AST], Found]:
+    return lambda node: found
+
+
+for _name, _found in _NEWER.items():
+    _node = getattr(ast, _name, None)
+    if _node is not None:
+        _CHECKS[_node] = _constant(_found)
 
 
 def _starred_index(index: ast.expr) -> bool:

@@ -1,5 +1,7 @@
 """One frozen settings object: defaults, then ``[tool.localtypes]``, environment, flags.
 
+A run's files may each have their own (``Configs``: a file takes the nearest
+pyproject.toml above it, as ruff does); ``load_settings`` gives those of one folder.
 Nothing else in localtypes reads pyproject.toml; the environment is read here (and the
 model store's own ``LOCALTYPES_MODEL`` fallback in ``store``).
 """

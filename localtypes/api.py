@@ -7,15 +7,16 @@ checks ``annotate`` passes its own outputs through.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.project import ModuleFacts, ProjectIndex
 from localtypes.analysis.slots import STATIC_PREFIXES, ModuleInfo, Slot, SlotKind
-from localtypes.edit.plan import Added, Rejection, SlotGuess, WriteOptions
+from localtypes.edit.plan import Added, Reason, Rejection, SlotGuess, WriteOptions
 from localtypes.edit.rounds import write_rounds
+from localtypes.edit.skips import find_skips
+from localtypes.edit.target import resolve_target
 from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
 from localtypes.module import ModuleIndex
 from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings
@@ -141,6 +142,11 @@ class AnnotateResult:
     guesses: Tuple[SlotGuess, ...] = field(default=(), compare=False, repr=False)
     # With ``verify``: what the type checker did ("replaced", "dropped", "remaining").
     checker: Optional[Dict[str, int]] = None
+    # What was written with (the target version the file got, the threshold, the kinds):
+    # the verify stage writes the file again with the same.
+    options: Optional[WriteOptions] = field(default=None, compare=False, repr=False)
+    # ``# localtypes: skip-file``: the source is returned as it is, unread by the model.
+    skipped_file: bool = False
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON document of ``POST /annotate``."""
@@ -210,13 +216,21 @@ def annotate(
     settings = settings or Settings()
     predictor = predictor or default_predictor(settings.model)
     threshold = settings.min_confidence
+    tree = parse_source(source)  # SourceError before any work
+    skips = find_skips(source, tree)
     options = WriteOptions(
         min_confidence=predictor.info.threshold if threshold is None else threshold,
         kinds=frozenset(settings.kinds),
-        target_version=settings.target_version or (sys.version_info[0], sys.version_info[1]),
+        target_version=resolve_target(settings.target_version, tree),
     )
+    if skips.file:
+        return AnnotateResult(
+            predictor.info, path, source, False, (), (), options=options, skipped_file=True
+        )
     model = predictor
     last: Dict[Any, SlotGuess] = {}  # slot key -> its guesses, the slot as first found
+    said_no: Dict[Any, Slot] = {}  # slots a ``# localtypes: skip`` covers, by key
+    passes: List[int] = []  # one entry per pass made
     if facts is None and context:
         facts = project_facts(source, path, context)
 
@@ -233,6 +247,10 @@ def annotate(
             )
             for item in prediction.slots
         ]
+        if skips and not passes:  # the first pass reads the source given: its line numbers
+            said_no.update((g.slot.key, g.slot) for g in guesses if skips.covers(g.slot))
+        passes.append(1)
+        guesses = [item for item in guesses if item.slot.key not in said_no]
         for item in guesses:
             first = last.get(item.slot.key)
             # Features are dropped (results travel between processes) but the static
@@ -242,21 +260,31 @@ def annotate(
             last[item.slot.key] = replace(item, slot=slot)
         return guesses
 
-    result = write_rounds(source, guess, options, filename=path or "<unknown>")
+    result = write_rounds(source, guess, options, filename=path or "<unknown>", tree=tree)
     annotated = AnnotateResult(
         model=predictor.info,
         path=path,
         source=result.source,
         changed=result.source != source,
         added=result.added,
-        skipped=result.skipped,
+        skipped=result.skipped + _said_no(said_no.values(), options),
         guesses=tuple(last.values()),
+        options=options,
     )
     if not settings.verify:
         return annotated
     from localtypes.verify.run import verify_result
 
     return verify_result(annotated, source, context or {}, options)
+
+
+def _said_no(slots: Iterable[Slot], options: WriteOptions) -> Tuple[Rejection, ...]:
+    """The slots a skip comment covers that would otherwise have been candidates."""
+    return tuple(
+        Rejection(replace(slot, features=()), Reason.SKIP_COMMENT)
+        for slot in slots
+        if slot.annotation is None and slot.kind in options.kinds
+    )
 
 
 def check_annotated(

@@ -112,7 +112,8 @@ def cli() -> None:
     "--target-version",
     metavar="X.Y",
     help="Oldest Python the code runs on (list[int] vs List[int], X | None vs Optional[X]) "
-    "[default: from requires-python, else this Python].",
+    "[default: each file's nearest requires-python, else 3.10 or what the file's syntax "
+    "needs].",
 )
 @click.option(
     "-j",
@@ -190,12 +191,15 @@ def annotate(
     verbose: bool,
 ) -> int:
     """Write predicted type annotations into PATHS (files and folders), in place."""
+    from localtypes.run.discovery import common_folder
     from localtypes.run.report import Report
     from localtypes.run.runner import run
     from localtypes.run.task import Mode
+    from localtypes.settings import Configs
 
-    settings = _settings(
-        paths,
+    # Each file takes its nearest pyproject.toml's settings; these flags override them all.
+    configs = Configs(
+        common_folder(paths),
         {
             "min_confidence": min_confidence,
             "kinds": kinds,
@@ -208,6 +212,7 @@ def annotate(
             "verify": True if verify else None,
         },
     )
+    settings = configs.run.settings
     mode = Mode.DIFF if diff else Mode.CHECK if check else Mode.WRITE
     if report_format == "json" and diff:
         raise click.UsageError("--report json and --diff both print on stdout: choose one")
@@ -233,7 +238,9 @@ def annotate(
         stdout=streams.out,
         stderr=streams.err,
     )
-    return run(paths, settings, mode=mode, report=report, stubs=stubs_dir).exit_code
+    return run(
+        paths, settings, mode=mode, report=report, stubs=stubs_dir, configs=configs
+    ).exit_code
 
 
 @cli.command()

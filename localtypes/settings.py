@@ -1,5 +1,7 @@
 """One frozen settings object: defaults, then ``[tool.localtypes]``, environment, flags.
 
+A run's files may each have their own (``Configs``: a file takes the nearest
+pyproject.toml above it, as ruff does); ``load_settings`` gives those of one folder.
 Nothing else in localtypes reads pyproject.toml; the environment is read here (and the
 model store's own ``LOCALTYPES_MODEL`` fallback in ``store``).
 """
@@ -44,7 +46,8 @@ class Settings:
     # Write a type only when its confidence reaches this; None: the model's calibrated value.
     min_confidence: Optional[float] = None
     kinds: FrozenSet[SlotKind] = frozenset({SlotKind.PARAM, SlotKind.RETURN})
-    # (major, minor) of the oldest Python the annotated code must run on; None: detect.
+    # (major, minor) of the oldest Python the annotated code must run on; None: no
+    # requires-python says: OLDEST_SUPPORTED, or newer where a file's syntax needs it.
     target_version: Optional[Tuple[int, int]] = None
     # Processes annotating files; None: the CPU count, fewer when the files are few and
     # small (starting a process and loading the model costs about a second).
@@ -223,6 +226,16 @@ _VERSION = re.compile(r"^(?:py)?(\d)\.?(\d{1,2})$")
 # The newest Python release this localtypes knows (or the running one, if newer): a target
 # version past it names a Python that does not exist (``--target-version 3.99``).
 NEWEST_PYTHON = (3, 14)
+# The target of code that says nothing (no requires-python, no target-version): the oldest
+# Python the code is likely to meet. 3.9 left upstream support in October 2025, 3.10 in
+# October 2026 (PEP 619); 3.10 stays the floor as the conservative choice (``X | None``
+# runs on it) until the next release review moves it. Never the running Python: that wrote
+# ``str | None`` into code that still supports 3.8.
+OLDEST_SUPPORTED = (3, 10)
+INFERRED_TARGET = (
+    "no requires-python; 3.10, the oldest Python upstream supported until 2026-10, "
+    "or newer where a file's syntax already needs it"
+)
 
 
 def parse_target_version(value: Any) -> Optional[Tuple[int, int]]:
@@ -366,22 +379,37 @@ def lower_bound(requires_python: str) -> Optional[Tuple[int, int]]:
     return max(bounds) if bounds else None
 
 
-def _project_python(root: Path, pyproject: Mapping[str, Any]) -> Optional[Tuple[int, int]]:
-    """The lower bound of ``[project] requires-python``, else of setup.cfg's python_requires."""
+def _project_python(
+    root: Path, pyproject: Mapping[str, Any]
+) -> Tuple[Optional[Tuple[int, int]], str]:
+    """The lower bound of ``[project] requires-python``, else of setup.cfg's python_requires,
+    and where it was read (``requires-python ">=3.8" in pkg/pyproject.toml``); (None, "")
+    when neither says."""
     project = pyproject.get("project")
     if isinstance(project, dict) and isinstance(project.get("requires-python"), str):
-        return lower_bound(project["requires-python"])
+        spec = project["requires-python"]
+        bound = lower_bound(spec)
+        return bound, f'requires-python "{spec}" in {shown(root / PYPROJECT)}' if bound else ""
     setup_cfg = root / "setup.cfg"
     if setup_cfg.is_file():
         parser = configparser.ConfigParser()
         try:
             parser.read(setup_cfg, encoding="utf-8")
         except (configparser.Error, UnicodeDecodeError):
-            return None
+            return None, ""
         requires = parser.get("options", "python_requires", fallback=None)
         if requires:
-            return lower_bound(requires)
-    return None
+            bound = lower_bound(requires)
+            return bound, f'python_requires "{requires}" in {shown(setup_cfg)}' if bound else ""
+    return None, ""
+
+
+def shown(path: Path) -> str:
+    """A path as messages name it: relative to the current folder when below it."""
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _tool_section(path: Path, pyproject: Mapping[str, Any]) -> Dict[str, Any]:
@@ -414,6 +442,158 @@ def _from_environment(environ: Mapping[str, str]) -> Dict[str, Any]:
     return values
 
 
+# Settings that decide what is written into a file: each file takes them from the nearest
+# pyproject.toml above it. The others belong to the run (one model, one pool of processes,
+# one cache folder, one checker run) and come from the pyproject.toml nearest the folder
+# the run's paths share, as they always did.
+PER_FILE = ("min_confidence", "kinds", "target_version", "include", "exclude")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings of the files under one pyproject.toml (or under none), and whence."""
+
+    settings: Settings
+    # The pyproject.toml they come from; None: no pyproject.toml above the files.
+    pyproject: Optional[Path]
+    # Why ``settings.target_version`` is what it is (``INFERRED_TARGET`` when None).
+    target_reason: str
+    # Which of include/exclude come from ``pyproject`` (relative to its folder); the
+    # others are the defaults, or from the environment or a flag (relative to the run's root).
+    file_patterns: FrozenSet[str] = frozenset()
+    # Keys of ``pyproject`` that belong to the whole run (model, jobs, cache...) and that
+    # this run takes from elsewhere: the runner warns about them.
+    ignored: Tuple[str, ...] = ()
+
+    @property
+    def folder(self) -> Optional[Path]:
+        """The project's folder: where its pyproject.toml is."""
+        return None if self.pyproject is None else self.pyproject.parent
+
+    def describe_target(self) -> str:
+        """``target Python 3.8 (requires-python ">=3.8" in a/pyproject.toml)``."""
+        version = self.settings.target_version or OLDEST_SUPPORTED
+        return f"target Python {version[0]}.{version[1]} ({self.target_reason})"
+
+
+class Configs:
+    """The configuration of every file of a run, as ruff finds it: a file takes the
+    ``[tool.localtypes]`` and ``requires-python`` of the nearest pyproject.toml above it
+    (no merging with the ones further up); the environment and flags override them all.
+
+    Each pyproject.toml is read once; ``ConfigError`` names a file that cannot be read or
+    holds a bad key or value.
+    """
+
+    def __init__(
+        self,
+        start: Path,
+        overrides: Mapping[str, Any],
+        environ: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        environ = os.environ if environ is None else environ
+        self._environment = _from_environment(environ)
+        self._flags: Dict[str, Any] = {}
+        for name, value in overrides.items():
+            if name not in _PARSERS:
+                raise ConfigError(f"unknown setting {name!r}")
+            if value is not None:
+                self._flags[name] = _parse(name, value, f"--{name.replace('_', '-')}")
+        self._fixed: Optional[Settings] = None
+        self._nearest: Dict[Path, Optional[Path]] = {}  # folder -> its pyproject.toml
+        self._configs: Dict[Optional[Path], Config] = {}
+        self._run: Optional[Config] = None
+        self.run = self.for_path(start)
+
+    @classmethod
+    def fixed(cls, settings: Settings, reason: str = "") -> Configs:
+        """Every file takes ``settings`` (no pyproject.toml is read)."""
+        configs = cls.__new__(cls)
+        configs._fixed = settings
+        why = reason or ("the settings given" if settings.target_version else INFERRED_TARGET)
+        configs.run = Config(settings, None, why)
+        return configs
+
+    def for_path(self, path: Path) -> Config:
+        """The configuration of a file, or of the files in a folder."""
+        if self._fixed is not None:
+            return self.run
+        path = Path(os.path.abspath(path))
+        return self.for_folder(path if path.is_dir() else path.parent)
+
+    def for_file(self, path: Path) -> Config:
+        """The configuration of a file (a folder walk knows which paths are files: no stat)."""
+        return self.for_folder(Path(os.path.abspath(path)).parent)
+
+    def for_folder(self, folder: Path) -> Config:
+        """The configuration of the files in ``folder`` (an absolute path)."""
+        if self._fixed is not None:
+            return self.run
+        return self._config(self._pyproject(folder))
+
+    def _pyproject(self, folder: Path) -> Optional[Path]:
+        if folder in self._nearest:
+            return self._nearest[folder]
+        candidate = folder / PYPROJECT
+        if candidate.is_file():
+            found: Optional[Path] = candidate
+        elif folder.parent == folder:
+            found = None
+        else:
+            found = self._pyproject(folder.parent)
+        self._nearest[folder] = found
+        return found
+
+    def _config(self, pyproject: Optional[Path]) -> Config:
+        if pyproject in self._configs:
+            return self._configs[pyproject]
+        values: Dict[str, Any] = {}
+        detected: Optional[Tuple[int, int]] = None
+        from_requires = ""
+        if pyproject is not None:
+            document = _read_toml(pyproject)
+            values.update(_tool_section(pyproject, document))
+            detected, from_requires = _project_python(pyproject.parent, document)
+        file_keys = frozenset(values)
+        from_file = frozenset(name for name in ("include", "exclude") if name in values)
+        # Where the target comes from: the first of these that names a version.
+        reasons = [
+            (self._flags, "--target-version"),
+            (self._environment, env_var("target_version")),
+            (values, f"target-version in {shown(pyproject)}" if pyproject else ""),
+            ({"target_version": detected}, from_requires),
+        ]
+        target, why = next(
+            ((found["target_version"], reason) for found, reason in reasons
+             if found.get("target_version") is not None),
+            (None, INFERRED_TARGET),
+        )  # fmt: skip
+        values.update(self._environment)
+        values.update(self._flags)
+        values["target_version"] = target
+        own = values
+        ignored: Tuple[str, ...] = ()
+        if self._run is not None:  # a file's own settings; the run's for the rest
+            run, defaults = self._run.settings, Settings()
+            ignored = tuple(
+                name
+                for name in sorted(file_keys)
+                if name not in PER_FILE and values[name] != getattr(run, name)
+            )
+            values = {
+                field.name: getattr(run if field.name not in PER_FILE else defaults, field.name)
+                for field in dataclasses.fields(Settings)
+            }
+            values.update({name: own[name] for name in PER_FILE if name in own})
+        overridden = frozenset(n for n in ("include", "exclude") if n in self._environment)
+        overridden |= frozenset(n for n in ("include", "exclude") if n in self._flags)
+        config = Config(Settings(**values), pyproject, why, from_file - overridden, ignored)
+        if self._run is None:
+            self._run = config
+        self._configs[pyproject] = config
+        return config
+
+
 def load_settings(
     start: Path,
     overrides: Mapping[str, Any],
@@ -422,24 +602,9 @@ def load_settings(
     """Settings for work under ``start``: defaults < pyproject.toml < environment < flags.
 
     ``overrides`` holds flag values by field name; ``None`` means "flag not given".
-    ``target_version`` is always resolved: flags, then ``requires-python``, then the
-    running Python. Raises ``ConfigError`` naming the source of any bad key or value.
+    ``target_version``: flags, then the environment, then target-version or the
+    ``requires-python`` of the nearest pyproject.toml; None when none says (then each
+    file gets ``OLDEST_SUPPORTED`` or what its syntax needs: ``localtypes.edit.target``).
+    Raises ``ConfigError`` naming the source of any bad key or value.
     """
-    environ = os.environ if environ is None else environ
-    values: Dict[str, Any] = {}
-    root = find_project_root(start)
-    detected: Optional[Tuple[int, int]] = None
-    if root is not None:
-        path = root / PYPROJECT
-        pyproject = _read_toml(path)
-        values.update(_tool_section(path, pyproject))
-        detected = _project_python(root, pyproject)
-    values.update(_from_environment(environ))
-    for name, value in overrides.items():
-        if name not in _PARSERS:
-            raise ConfigError(f"unknown setting {name!r}")
-        if value is not None:
-            values[name] = _parse(name, value, f"--{name.replace('_', '-')}")
-    if values.get("target_version") is None:
-        values["target_version"] = detected or (sys.version_info[0], sys.version_info[1])
-    return Settings(**values)
+    return Configs(start, overrides, environ).run.settings

@@ -10,7 +10,9 @@ import pytest
 
 from localtypes.analysis.slots import SlotKind
 from localtypes.settings import (
+    INFERRED_TARGET,
     ConfigError,
+    Configs,
     Settings,
     load_settings,
     lower_bound,
@@ -29,7 +31,7 @@ def write_pyproject(folder: Path, text: str) -> Path:
 def test_defaults_without_pyproject(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, {}, environ={})
     assert settings.kinds == frozenset({SlotKind.PARAM, SlotKind.RETURN})
-    assert settings.target_version == sys.version_info[:2]
+    assert settings.target_version is None  # never the running Python: inferred per file
     assert settings.cache is True
     assert settings.host == "127.0.0.1"
 
@@ -177,6 +179,89 @@ def test_a_target_version_python_does_not_have_is_refused(value: str) -> None:
 @pytest.mark.parametrize("value", ["3.7", "3.14", "py314", f"3.{sys.version_info[1]}"])
 def test_every_python_there_is_is_a_target(value: str) -> None:
     assert parse_target_version(value) == (3, int(value.replace("py3", "3.").split(".")[1]))
+
+
+# --- each file its nearest pyproject.toml (a monorepo) -------------------------------------
+
+
+def monorepo(root: Path) -> None:
+    """A root pyproject.toml and two sub-projects: ``a`` (3.8, defaults) and ``b``."""
+    write_pyproject(root, "[tool.localtypes]\njobs = 2\nmin-confidence = 0.5\n")
+    for name, text in {
+        "a": '[project]\nrequires-python = ">=3.8"\n',
+        "b": '[project]\nrequires-python = ">=3.10"\n'
+        '[tool.localtypes]\nmin-confidence = 0.95\nexclude = ["gen/"]\njobs = 7\n',
+    }.items():
+        (root / name / "src").mkdir(parents=True)
+        write_pyproject(root / name, text)
+
+
+def test_each_file_takes_its_nearest_pyproject(tmp_path: Path) -> None:
+    monorepo(tmp_path)
+    configs = Configs(tmp_path, {}, environ={})
+    a = configs.for_path(tmp_path / "a" / "src" / "m.py")
+    b = configs.for_path(tmp_path / "b" / "src" / "m.py")
+    top = configs.for_path(tmp_path / "tool.py")
+    assert (a.settings.target_version, a.settings.min_confidence) == ((3, 8), None)  # no merge
+    assert (b.settings.target_version, b.settings.min_confidence) == ((3, 10), 0.95)
+    assert b.settings.exclude == ("gen/",) and b.file_patterns == {"exclude"}
+    assert top.settings.min_confidence == 0.5 and top.settings.target_version is None
+    assert a.pyproject == tmp_path / "a" / "pyproject.toml"
+    assert a.target_reason == f'requires-python ">=3.8" in {tmp_path / "a" / "pyproject.toml"}'
+    assert top.target_reason == INFERRED_TARGET
+    assert top.describe_target().startswith("target Python 3.10 (no requires-python; ")
+    # what decides the output decides the cache key
+    keys = {c.settings.cache_key("sha", 0.7) for c in (a, b, top)}
+    assert len(keys) == 3
+
+
+def test_the_run_keys_come_from_the_run_and_others_are_named(tmp_path: Path) -> None:
+    """jobs, model, cache... belong to the run (one pool, one model): a sub-project's
+    value is not taken, and the config says so for the runner to warn."""
+    monorepo(tmp_path)
+    configs = Configs(tmp_path, {}, environ={})
+    b = configs.for_path(tmp_path / "b" / "src")
+    assert configs.run.settings.jobs == 2 and b.settings.jobs == 2
+    assert b.ignored == ("jobs",)
+    assert Configs(tmp_path / "b", {}, environ={}).run.settings.jobs == 7  # a run in b
+
+
+def test_flags_and_environment_override_every_file(tmp_path: Path) -> None:
+    monorepo(tmp_path)
+    configs = Configs(
+        tmp_path,
+        {"target_version": "3.9", "exclude": ["x/"]},
+        environ={"LOCALTYPES_MIN_CONFIDENCE": "0.8"},
+    )
+    for name in ("a", "b"):
+        config = configs.for_path(tmp_path / name / "src" / "m.py")
+        assert config.settings.target_version == (3, 9)
+        assert config.target_reason == "--target-version"
+        assert config.settings.min_confidence == 0.8
+        assert config.settings.exclude == ("x/",) and not config.file_patterns
+    env = Configs(tmp_path, {}, environ={"LOCALTYPES_TARGET_VERSION": "3.12"})
+    assert env.for_path(tmp_path / "a").target_reason == "LOCALTYPES_TARGET_VERSION"
+    # "auto" asks for what the project says
+    auto = Configs(tmp_path, {"target_version": "auto"}, environ={}).for_path(tmp_path / "a")
+    assert auto.settings.target_version == (3, 8)
+    assert auto.target_reason.startswith('requires-python ">=3.8" in ')
+
+
+def test_a_broken_sub_project_config_is_named(tmp_path: Path) -> None:
+    monorepo(tmp_path)
+    broken = write_pyproject(tmp_path / "b", "[tool.localtypes\n")
+    configs = Configs(tmp_path, {}, environ={})  # the run's own config is fine
+    assert configs.for_path(tmp_path / "a" / "src").settings.target_version == (3, 8)
+    with pytest.raises(ConfigError, match=re.escape(str(broken))):
+        configs.for_path(tmp_path / "b" / "src" / "m.py")
+
+
+def test_target_version_in_the_file_says_so(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, '[project]\nrequires-python = ">=3.8"\n[tool.localtypes]\n'
+                    'target-version = "3.11"\n')  # fmt: skip
+    run = Configs(tmp_path, {}, environ={}).run
+    assert run.settings.target_version == (3, 11)
+    assert run.target_reason == f"target-version in {tmp_path / 'pyproject.toml'}"
 
 
 def test_settings_are_frozen() -> None:

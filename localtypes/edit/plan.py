@@ -29,6 +29,7 @@ class Reason(str, enum.Enum):
     TYPE_ALIAS = "type-alias"
     DUNDER = "dunder-variable"
     NOT_FOUND = "slot-not-found"
+    SKIP_COMMENT = "skip-comment"  # ``# localtypes: skip`` (localtypes.edit.skips)
     # The cheap checks (localtypes.edit.checks) ruled every confident guess out:
     DEFAULT = "contradicts-default"  # ``x: int = None``, ``x: str = 0``
     NOT_A_TYPE = "not-a-type"  # the module binds the name to a variable, function or module

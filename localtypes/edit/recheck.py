@@ -14,7 +14,9 @@ it to what the writer could ever add, then runs the writer's own checks on it:
    lambda, walrus, comprehension...: nothing that runs code when it is evaluated).
 3. Imports: each new top-level import is one the writer adds (``typing`` and its names, the
    standard-library types of ``localtypes.edit.stdtypes.KNOWN_STDLIB``), without ``as``.
-4. ``localtypes.edit.safety.check_edit`` with what was found: the output compiles, the old
+4. Skip comments: no new annotation where ``# localtypes: skip`` or ``skip-file`` says no
+   (``localtypes.edit.skips``).
+5. ``localtypes.edit.safety.check_edit`` with what was found: the output compiles, the old
    annotations are intact, the names used resolve, and with annotations and those imports
    removed the two modules are the same.
 
@@ -33,6 +35,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 from localtypes.analysis.slots import SlotKind
 from localtypes.edit.plan import ImportSpec, Target
 from localtypes.edit.safety import UnsafeEditError, check_edit
+from localtypes.edit.skips import find_skips
 from localtypes.edit.stdtypes import KNOWN_STDLIB
 from localtypes.module import CLASS, ModuleIndex, ScopeKey
 from localtypes.syntax import dotted_name, parameters, parse_source
@@ -70,11 +73,16 @@ def check_output(
     allowed = frozenset(kinds) if kinds is not None else frozenset(SlotKind)
     old_nodes = _annotations(ModuleIndex(old_tree, original))
     index = ModuleIndex(new_tree, new)
+    skips = find_skips(new, new_tree)  # the same comments (checked above), on new lines
     added: Dict[Target, str] = {}
     names: Set[str] = set()
     for key, node in _annotations(index).items():
         if key in old_nodes:
             continue  # check_edit holds old annotations to be unchanged
+        if skips and (skips.file or node.lineno in skips.lines):
+            raise UnsafeEditError(
+                f"an annotation where a '# localtypes: skip' comment says no (line {node.lineno})"
+            )
         added[_target(key, allowed, index)] = ast.unparse(node)
         names.update(_type_expression_names(node, 0))
     imports = _added_imports(old_tree, new_tree)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import (
     Dict,
     List,
     Mapping,
+    Optional,
     Sequence,
     Set,
     Tuple,
@@ -78,12 +80,14 @@ def write_rounds(
     options: WriteOptions,
     filename: str = "<unknown>",
     max_rounds: int = MAX_ROUNDS,
+    tree: Optional[ast.Module] = None,
 ) -> WriteResult:
     """Annotate ``source`` with the guesses ``guess`` makes, until a pass adds nothing.
 
-    ``guess`` gets each pass's module index (to read, not to change).
+    ``guess`` gets each pass's module index (to read, not to change). ``tree``: the
+    source's syntax tree, when the caller parsed it already (it is not changed).
     """
-    original = parse_source(source)
+    original = tree if tree is not None else parse_source(source)
     current = source
     tree = original
     first: Dict[SlotKey, Slot] = {}

@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from localtypes.analysis.project import ModuleFacts
 from localtypes.run.report import FileOutcome
@@ -34,21 +34,24 @@ BYTES_PER_WORKER = 256 * 1024
 
 def annotate_files(
     paths: Sequence[str],
-    options: Options,
+    options: Union[Options, Mapping[str, Options]],
     jobs: Optional[int],
     facts: Optional[Mapping[str, ModuleFacts]] = None,
 ) -> Iterator[FileOutcome]:
     """The outcome of every file of ``paths``, as each is done, in ``worker_count`` processes.
 
-    ``facts``: each file's evidence from the rest of its project (sent along with the file).
+    ``options``: for every file, or each file's (its settings follow its nearest
+    pyproject.toml; all share one model). ``facts``: each file's evidence from the rest of
+    its project. Both are sent along with the file.
     """
     if not paths:
         return iter(())
     evidence = facts or {}
+    per_file = {path: options for path in paths} if isinstance(options, Options) else options
     workers = worker_count(jobs, paths)
     if workers > 1:
-        return _in_pool(paths, options, workers, evidence)
-    return _in_process(paths, options, evidence)
+        return _in_pool(paths, per_file, workers, evidence)
+    return _in_process(paths, per_file, evidence)
 
 
 def worker_count(jobs: Optional[int], paths: Sequence[str]) -> int:
@@ -99,11 +102,11 @@ def _tune_gc() -> None:
 
 
 def _in_process(
-    paths: Sequence[str], options: Options, facts: Mapping[str, ModuleFacts]
+    paths: Sequence[str], options: Mapping[str, Options], facts: Mapping[str, ModuleFacts]
 ) -> Iterator[FileOutcome]:
-    predictor = _load_predictor(options.settings.model)
+    predictor = _load_predictor(options[paths[0]].settings.model)
     for path in paths:
-        yield annotate_file(path, options, predictor, facts.get(path))
+        yield annotate_file(path, options[path], predictor, facts.get(path))
 
 
 # --- worker processes --------------------------------------------------------------------
@@ -164,7 +167,10 @@ def _work(path: str, options: Options, facts: Optional[ModuleFacts] = None) -> F
 
 
 def _in_pool(
-    paths: Sequence[str], options: Options, workers: int, facts: Mapping[str, ModuleFacts]
+    paths: Sequence[str],
+    options: Mapping[str, Options],
+    workers: int,
+    facts: Mapping[str, ModuleFacts],
 ) -> Iterator[FileOutcome]:
     """Annotate ``paths`` in ``workers`` processes: this one and ``workers - 1`` children.
 
@@ -178,6 +184,7 @@ def _in_pool(
 
     todo = collections.deque(largest_first(paths))
     lock = threading.Lock()
+    model = options[paths[0]].settings.model  # the run's: one model for every file
 
     def take() -> Optional[str]:
         with lock:
@@ -188,7 +195,7 @@ def _in_pool(
         max_workers=workers - 1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(options.settings.model, os.getpid()),
+        initargs=(model, os.getpid()),
     )
     finished: queue.SimpleQueue[Optional[FileOutcome]] = queue.SimpleQueue()
     # Futures as they end, from their done-callbacks: unlike ``wait()``, a callback also
@@ -209,7 +216,7 @@ def _in_pool(
                     if path is None:
                         break
                     try:
-                        future = executor.submit(_work, path, options, facts.get(path))
+                        future = executor.submit(_work, path, options[path], facts.get(path))
                         running[future] = path
                         future.add_done_callback(ended.put)
                     except RuntimeError:  # the pool broke or shut down: this process goes on
@@ -226,13 +233,13 @@ def _in_pool(
     feeder = threading.Thread(target=feed, name="localtypes-feeder", daemon=True)
     feeder.start()
     try:
-        predictor = _load_predictor(options.settings.model)
+        predictor = _load_predictor(model)
         while True:
             yield from _drain(finished)
             path = take()
             if path is None:
                 break
-            yield annotate_file(path, options, predictor, facts.get(path))
+            yield annotate_file(path, options[path], predictor, facts.get(path))
         while True:
             outcome = finished.get()
             if outcome is None:

@@ -1,8 +1,10 @@
 """Which files a run touches: command-line paths expanded, with the usual folders left out.
 
-Globs use the syntax of .gitignore (the ``pathspec`` package), matched against paths
-relative to the project root, so ``exclude = ["tests/data/"]`` in pyproject.toml means
-the same whichever folder is named on the command line.
+Globs use the syntax of .gitignore (the ``pathspec`` package). Those of a pyproject.toml
+are matched against paths relative to its folder, so ``exclude = ["tests/data/"]`` means
+the same whichever folder is named on the command line, and each sub-project of a
+monorepo has its own (``settings.Configs``: a file's nearest pyproject.toml); those of the
+environment and flags, against paths relative to the run's root.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pathspec
 
-from localtypes.settings import PYPROJECT, find_project_root
+from localtypes.settings import PYPROJECT, Config, Configs, find_project_root
 
 # What marks the root of a project (and of its .gitignore files): the first found upwards.
 ROOT_MARKERS = (PYPROJECT, ".git", ".hg")
@@ -84,26 +86,83 @@ class Selection:
     problems: Tuple[Tuple[str, str], ...]
 
 
-class Walker:
-    """Expands command-line paths into files, honouring include/exclude and .gitignore."""
+@dataclass(frozen=True)
+class _Rules:
+    """The include and exclude globs in force in a folder, each with the folder that its
+    patterns are relative to."""
 
-    def __init__(self, root: Path, include: Sequence[str], exclude: Sequence[str]) -> None:
+    include: Optional[pathspec.GitIgnoreSpec]
+    include_base: Path
+    exclude: Optional[pathspec.GitIgnoreSpec]
+    exclude_base: Path
+
+
+class Walker:
+    """Expands command-line paths into files, honouring include/exclude and .gitignore.
+
+    With ``configs``, each folder takes the include and exclude of its own configuration
+    (the nearest pyproject.toml); else ``include`` and ``exclude`` hold everywhere.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        include: Sequence[str],
+        exclude: Sequence[str],
+        configs: Optional[Configs] = None,
+    ) -> None:
         self.root = root.resolve()
         self.include = _globs(include)
         self.exclude = _globs(exclude)
+        self.configs = configs
+        self._rules_of: Dict[int, _Rules] = {}  # id of a Config -> its rules
+        self._in_folder: Dict[str, _Rules] = {}
 
-    def _relative(self, path: Path, is_dir: bool) -> str:
+    def _rules(self, folder: Path) -> _Rules:
+        """The globs in force in ``folder`` (``ConfigError`` for a broken pyproject.toml)."""
+        if self.configs is None:
+            return _Rules(self.include, self.root, self.exclude, self.root)
+        key = os.path.abspath(folder)
+        rules = self._in_folder.get(key)
+        if rules is None:
+            config = self.configs.for_folder(Path(key))
+            rules = self._rules_of.get(id(config))
+            if rules is None:
+                rules = self._rules_of[id(config)] = self._rules_for(config)
+            self._in_folder[key] = rules
+        return rules
+
+    def _rules_for(self, config: Config) -> _Rules:
+        def base(name: str) -> Path:
+            own = config.folder is not None and name in config.file_patterns
+            return config.folder.resolve() if own and config.folder else self.root
+
+        settings = config.settings
+        return _Rules(
+            _globs(settings.include), base("include"), _globs(settings.exclude), base("exclude")
+        )
+
+    @staticmethod
+    def _relative(path: Path, base: Path, is_dir: bool) -> str:
         try:
-            relative = path.resolve().relative_to(self.root).as_posix()
+            relative = path.resolve().relative_to(base).as_posix()
         except ValueError:
             relative = path.name  # outside the project: match on the name alone
         return relative + "/" if is_dir else relative
 
     def excluded(self, path: Path, is_dir: bool = False) -> bool:
-        return self.exclude is not None and self.exclude.match_file(self._relative(path, is_dir))
+        # A folder is judged by the configuration it sits in (a sub-project's folder by
+        # its parent's), a file by its own folder's.
+        rules = self._rules(Path(os.path.abspath(path)).parent)
+        return rules.exclude is not None and rules.exclude.match_file(
+            self._relative(path, rules.exclude_base, is_dir)
+        )
 
     def included(self, path: Path) -> bool:
-        return self.include is None or self.include.match_file(self._relative(path, False))
+        rules = self._rules(Path(os.path.abspath(path)).parent)
+        return rules.include is None or rules.include.match_file(
+            self._relative(path, rules.include_base, False)
+        )
 
     def _ignores_above(self, folder: Path) -> _Ignores:
         """.gitignore files from the project root down to ``folder``'s parent."""

@@ -16,7 +16,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from localtypes.analysis.project import ModuleFacts, ProjectIndex
 from localtypes.errors import SourceError
@@ -45,12 +45,22 @@ class Evidence:
     modules: Dict[str, ModuleFacts]
 
 
+# Whether a module found under a project's root belongs to it (a monorepo's sub-project
+# below that root is a project of its own).
+Belongs = Callable[[str], bool]
+
+
 def project_facts(
-    root: Path, walker: Walker, files: Sequence[str], cache_dir: Optional[Path]
+    root: Path,
+    walker: Walker,
+    files: Sequence[str],
+    cache_dir: Optional[Path],
+    belongs: Optional[Belongs] = None,
 ) -> Evidence:
     """Cross-file evidence for each of ``files`` from every module the walker takes under
-    ``root``, read from the cache when the project's modules are byte for byte known."""
-    modules = _modules(root, walker, files)
+    ``root`` (that ``belongs`` to the project), read from the cache when the project's
+    modules are byte for byte known."""
+    modules = _modules(root, walker, files, belongs)
     cache = _cache_file(cache_dir, modules)
     every = _read(cache) if cache is not None else None
     if every is None:
@@ -65,7 +75,12 @@ def project_facts(
 
 
 def remember_written(
-    root: Path, walker: Walker, files: Sequence[str], cache_dir: Optional[Path], evidence: Evidence
+    root: Path,
+    walker: Walker,
+    files: Sequence[str],
+    cache_dir: Optional[Path],
+    evidence: Evidence,
+    belongs: Optional[Belongs] = None,
 ) -> None:
     """After a run wrote annotations: file its evidence under the tree as it is now.
 
@@ -73,7 +88,7 @@ def remember_written(
     tree before the run is the evidence of the tree after it; without this, a re-run over
     what was just annotated would read and parse every module again.
     """
-    cache = _cache_file(cache_dir, _modules(root, walker, files))
+    cache = _cache_file(cache_dir, _modules(root, walker, files, belongs))
     if cache is not None and not cache.exists():
         _write(cache, evidence.modules)
 
@@ -87,11 +102,15 @@ def _cache_file(cache_dir: Optional[Path], modules: Dict[str, Tuple[str, bytes]]
     return cache_dir / "project" / f"{digest.hexdigest()[:32]}.json"
 
 
-def _modules(root: Path, walker: Walker, files: Sequence[str]) -> Dict[str, Tuple[str, bytes]]:
+def _modules(
+    root: Path, walker: Walker, files: Sequence[str], belongs: Optional[Belongs] = None
+) -> Dict[str, Tuple[str, bytes]]:
     """Relative posix path -> (the path as the run names it, bytes) of every module."""
     found: Dict[str, Tuple[str, bytes]] = {}
     named = {os.path.realpath(path): path for path in files}
     every = [str(path) for path in walker.select([str(root)]).files]
+    if belongs is not None:
+        every = [path for path in every if belongs(path)]
     for path in [*files, *every]:
         real = os.path.realpath(path)
         try:

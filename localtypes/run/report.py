@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 import click
 
@@ -43,6 +43,7 @@ class Status(str, enum.Enum):
     CHANGED = "changed"
     UNCHANGED = "unchanged"
     FAILED = "failed"
+    SKIPPED = "skipped"  # ``# localtypes: skip-file``: left as it is (``reason`` says why)
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,15 @@ class Report:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)  # everything else
     changed: int = 0
     unchanged: int = 0
+    skipped: int = 0  # files a ``# localtypes: skip-file`` comment leaves as they are
     cached: int = 0
     below_threshold: int = 0
     added: Counter[str] = field(default_factory=Counter)
     failures: List[Tuple[str, str]] = field(default_factory=list)
     # --verify: annotations the checker replaced and dropped, new errors it could not clear
     checker: Optional[Tuple[int, int, int]] = None
+    # Which Python each project's annotations target, and why (``header`` is told).
+    targets: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # A progress bar only on a terminal; lines that would break it wait until the end.
@@ -127,20 +131,17 @@ class Report:
         else:
             click.echo(line, file=self.stderr)
 
-    def header(
-        self,
-        store: ModelStore,
-        target_version: Optional[Tuple[int, int]],
-        files: int,
-        root: Path,
-    ) -> None:
-        """With --verbose, say which localtypes, model and Python the run uses, and where."""
+    def header(self, store: ModelStore, targets: Sequence[str], files: int, root: Path) -> None:
+        """Keep the targets for the summary (one per project: ``target Python 3.10
+        (why)``); with --verbose, say which localtypes, model and targets the run uses."""
+        self.targets = list(targets)
         if self.verbose:
             self._say(
                 f"localtypes {__version__}: model {store.name} {store.version} ({store.path}); "
-                f"target Python {'.'.join(map(str, target_version or ()))}; "
                 f"{files} files under {root}"
             )
+            for target in self.targets:
+                self._say(f"  {target}")
 
     @contextlib.contextmanager
     def progress(self, total: int) -> Iterator[None]:
@@ -184,6 +185,11 @@ class Report:
             reason = outcome.reason or "unknown error"
             self.failures.append((outcome.path, reason))
             self._say(f"error: cannot annotate {outcome.path}: {reason}")
+            return
+        if outcome.status is Status.SKIPPED:
+            self.skipped += 1
+            if self.verbose:
+                self._say(f"{outcome.path} skipped ({outcome.reason})")
             return
         self.below_threshold += outcome.below_threshold
         if outcome.status is Status.CHANGED:
@@ -237,6 +243,8 @@ class Report:
             changed = f"annotated in their stubs under {self.stubs}"
         parts = [f"{_plural(self.changed, 'file')} {changed}"]
         parts.append(f"{_plural(self.unchanged, 'file')} unchanged")
+        if self.skipped:
+            parts.append(f"{_plural(self.skipped, 'file')} skipped (# localtypes: skip-file)")
         if self.failures:
             parts.append(f"{_plural(len(self.failures), 'file')} could not be processed")
         lines = [", ".join(parts) + "."]
@@ -258,6 +266,7 @@ class Report:
             if remaining:
                 line += f" New checker errors left: {remaining}."
             lines.append(line)
+        lines.extend(f"{target}." for target in self.targets)
         if self.cached and self.verbose:
             lines.append(f"{_plural(self.cached, 'file')} answered from the cache.")
         for path, reason in self.failures:
@@ -268,6 +277,7 @@ class Report:
         return {
             "changed": self.changed,
             "unchanged": self.unchanged,
+            "skipped": self.skipped,
             "failed": [{"path": p, "reason": r} for p, r in self.failures],
             "added": dict(self.added),
             "below_threshold": self.below_threshold,

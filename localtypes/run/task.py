@@ -11,7 +11,6 @@ import difflib
 import enum
 import io
 import os
-import sys
 import traceback
 from collections import Counter
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
 
 # ``Skipped.reason`` of a slot left out because its best guess was not confident enough.
 BELOW_THRESHOLD = "below-threshold"
+SKIP_FILE = "# localtypes: skip-file"
 
 Counts = Tuple[Tuple[str, int], ...]  # (kind, annotations added), sorted by kind
 
@@ -157,13 +157,17 @@ def _stub(
 ) -> FileOutcome:
     """--stubs: write the stub of the annotated text (or of the file as it is, when
     nothing was added); the source is never written."""
+    from localtypes.edit.target import resolve_target
     from localtypes.run.stubs import write_stub
+    from localtypes.syntax import parse_source
 
     assert options.stubs is not None
     out, root = options.stubs
-    target = options.settings.target_version or (sys.version_info[0], sys.version_info[1])
     try:
-        write_stub(path, decode_source(new or old).text, out, root, target)
+        text = decode_source(new or old).text
+        # the file's own target, as annotate inferred it (never the running Python)
+        target = resolve_target(options.settings.target_version, parse_source(text))
+        write_stub(path, text, out, root, target)
     except (OSError, ValueError, LocaltypesError) as exc:  # ValueError: outside the root
         return FileOutcome.failure(path, f"cannot write its stub: {exc}")
     status = Status.CHANGED if new is not None and new != old else Status.UNCHANGED
@@ -256,6 +260,8 @@ def annotate_file(
             f"internal error {type(exc).__name__}: {exc} "
             f"(at {Path(where.filename).name}:{where.lineno}; please report)",
         )
+    if result.skipped_file:  # not cached: the comment is found again at once
+        return FileOutcome(path, Status.SKIPPED, reason=SKIP_FILE)
     if options.hold:
         from localtypes.verify.run import hold
 

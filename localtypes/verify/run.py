@@ -14,10 +14,11 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from localtypes.edit.plan import Added, Rejection, SlotGuess, WriteOptions
 from localtypes.run.report import FileOutcome, Status
+from localtypes.settings import OLDEST_SUPPORTED
 from localtypes.verify.checker import Checker
 from localtypes.verify.stage import VerifyFile, VerifyStats, verify
 
@@ -43,6 +44,7 @@ class Held:
     below: int
     salt: str = ""  # the digest of the file's project evidence: part of its cache key
     skipped: Tuple[Rejection, ...] = ()  # what the writer left out (for the records)
+    options: Optional[WriteOptions] = None  # what it was written with (its target...)
 
 
 def hold(
@@ -51,7 +53,15 @@ def hold(
     """The outcome of a file the verify stage will finish: nothing written, nothing cached."""
     below = sum(1 for item in result.skipped if item.reason == BELOW_THRESHOLD)
     held = Held(
-        data, decoded, result.source, result.added, result.guesses, below, salt, result.skipped
+        data,
+        decoded,
+        result.source,
+        result.added,
+        result.guesses,
+        below,
+        salt,
+        result.skipped,
+        result.options,
     )
     return FileOutcome(path, Status.UNCHANGED, below_threshold=below, held=held)
 
@@ -61,7 +71,7 @@ def write_options(settings: Settings, threshold: float) -> WriteOptions:
     return WriteOptions(
         min_confidence=threshold if settings.min_confidence is None else settings.min_confidence,
         kinds=frozenset(settings.kinds),
-        target_version=settings.target_version or (sys.version_info[0], sys.version_info[1]),
+        target_version=settings.target_version or OLDEST_SUPPORTED,
     )
 
 
@@ -107,21 +117,29 @@ class Session:
 def finish(
     outcomes: Sequence[FileOutcome],
     session: Session,
-    options: Options,
+    options: Union[Options, Mapping[str, Options]],
     threshold: float,
 ) -> Tuple[List[FileOutcome], VerifyStats]:
     """Check the held files together (with the rest of the run's files as they are on
     disk), then write or diff each as the mode says and cache it; the outcomes and what
-    the checker did."""
-    from localtypes.run.cache import Cache, content_key
-    from localtypes.run.task import _finish
+    the checker did.
 
-    settings = options.settings
-    write = write_options(settings, threshold)
+    ``options``: for every file, or each file's. One checker run serves files of every
+    configuration: they are checked against one baseline, so that an error one
+    sub-project's annotations cause in another's code is seen; each file is written again
+    with its own options (target version, threshold, kinds).
+    """
+    from localtypes.run.cache import Cache, content_key
+    from localtypes.run.task import Options, _finish
+
+    def options_of(path: str) -> Options:
+        return options if isinstance(options, Options) else options[path]
+
     targets: List[VerifyFile] = []
     for outcome in outcomes:
         held = outcome.held
         assert isinstance(held, Held)
+        write = held.options or write_options(options_of(outcome.path).settings, threshold)
         targets.append(
             VerifyFile(
                 path=str(Path(outcome.path).resolve()),
@@ -142,11 +160,12 @@ def finish(
         new = held.decoded.encode(target.text) if changed else None
         added = tuple(sorted(Counter(item.slot.kind.value for item in target.added).items()))
         records = _records(held, target)
-        if options.cache_folder is not None:
-            Cache(Path(options.cache_folder)).put_result(
+        own = options_of(outcome.path)
+        if own.cache_folder is not None:
+            Cache(Path(own.cache_folder)).put_result(
                 content_key(held.data, held.salt), new, added, held.below, held.salt, records
             )
-        plain = replace(options, hold=False)
+        plain = replace(own, hold=False)
         finished.append(
             _finish(outcome.path, plain, held.data, new, added, held.below, False, records)
         )

@@ -113,6 +113,33 @@ def test_kinds_not_asked_for_are_refused() -> None:
         check_annotated(ORIGINAL, GOOD, "m.py", kinds={SlotKind.PARAM, SlotKind.RETURN})
 
 
+@pytest.mark.parametrize(
+    ("original", "planted"),
+    [
+        (
+            "def f(a, b):  # localtypes: skip\n    return a\n",
+            "def f(a, b: int):  # localtypes: skip\n    return a\n",
+        ),
+        (
+            "def f(\n    a,  # localtypes: skip\n    b,\n):\n    return a\n",
+            "def f(\n    a: int,  # localtypes: skip\n    b,\n):\n    return a\n",
+        ),
+        (
+            "# localtypes: skip-file\ndef f(a):\n    return a\n",
+            "# localtypes: skip-file\nfrom typing import List\ndef f(a: List[int]):\n"
+            "    return a\n",
+        ),
+    ],
+)
+def test_an_annotation_a_skip_comment_forbids_is_refused(original: str, planted: str) -> None:
+    """A cache entry (planted, or from a writer that ignored the comment) is held to them."""
+    with pytest.raises(UnsafeEditError, match="localtypes: skip"):
+        check_annotated(original, planted)
+    honest = original.replace("    b,\n", "    b: int,\n")
+    if honest != original:  # the slot next to the skipped one may be annotated
+        assert check_annotated(original, honest) == {"param": 1}
+
+
 def test_literal_values_and_forward_references() -> None:
     original = "class Token:\n    pass\n\n\ndef f(mode, token):\n    return mode\n"
     new = original.replace(

@@ -75,3 +75,28 @@ def test_evidence_is_filed_under_the_annotated_tree_too(tmp_path: Path) -> None:
     remember_written(root, walker, [util], cache, evidence)
     assert len(list((cache / "project").iterdir())) == 2
     assert project_facts(root, walker, [util], cache).files == evidence.files
+
+
+def test_a_sub_project_below_the_root_is_not_evidence(tmp_path: Path) -> None:
+    """A monorepo: modules under another pyproject.toml belong to another project."""
+    from localtypes.settings import Configs
+
+    root = _tree(tmp_path)
+    (root / "pyproject.toml").write_text("")
+    other = root / "pkg" / "vendored"  # a project of its own, calling util the same way
+    other.mkdir()
+    (other / "pyproject.toml").write_text("")
+    (root / "pkg" / "main.py").write_text(UTIL.replace("tokenize", "unused"))
+    (other / "main.py").write_text(MAIN.replace(".util", "..util"))
+    util = str(root / "pkg" / "util.py")
+    walker = Walker(root, ("*.py",), ())
+    everything = project_facts(root, walker, [util], None).files
+    assert "xst:str" in everything[util].get(("tokenize", 0, "source"), ())
+    configs = Configs(root, {}, environ={})
+    mine = configs.for_file(Path(util)).pyproject
+
+    def belongs(path: str) -> bool:
+        return configs.for_file(Path(path)).pyproject == mine
+
+    own = project_facts(root, walker, [util], None, belongs).files
+    assert "xst:str" not in own[util].get(("tokenize", 0, "source"), ())

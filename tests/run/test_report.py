@@ -95,18 +95,33 @@ def test_verbose_header_and_unchanged_files(tmp_path: Path) -> None:
     store = load_store(None)
     out, err = io.StringIO(), io.StringIO()
     report = Report(verbose=True, stdout=out, stderr=err)
-    report.header(store, (3, 9), 2, tmp_path)
+    target = "Target Python 3.9 (--target-version)"
+    report.header(store, [target], 2, tmp_path)
     report.record(FileOutcome("b.py", Status.UNCHANGED, cached=True))
     report.finish()
-    assert lines(err)[:2] == [
+    assert lines(err)[:3] == [
         f"localtypes {__version__}: model {store.name} "
-        f"{store.version} ({store.path}); target Python 3.9; 2 files under {tmp_path}",
+        f"{store.version} ({store.path}); 2 files under {tmp_path}",
+        f"  {target}",
         "b.py unchanged (cached)",
     ]
     assert "1 file answered from the cache." in lines(err)
+    assert f"{target}." in lines(err)  # and in the summary
     before = err.getvalue()
-    Report(stdout=out, stderr=err).header(store, (3, 9), 2, tmp_path)  # not verbose
+    Report(stdout=out, stderr=err).header(store, [target], 2, tmp_path)  # not verbose
     assert err.getvalue() == before
+
+
+def test_a_skipped_file_is_counted_and_named_when_verbose() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    report = Report(verbose=True, stdout=out, stderr=err)
+    report.record(FileOutcome("s.py", Status.SKIPPED, reason="# localtypes: skip-file"))
+    report.finish()
+    assert "s.py skipped (# localtypes: skip-file)" in lines(err)
+    assert lines(err)[1].startswith(
+        "0 files annotated, 0 files unchanged, 1 file skipped (# localtypes: skip-file)."
+    )
+    assert report.exit_code == 0 and report.to_dict()["skipped"] == 1
 
 
 @pytest.mark.parametrize("files", [1, 3])

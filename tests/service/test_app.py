@@ -284,6 +284,29 @@ def test_annotate_with_options_writes_annotations(api: Running) -> None:
     assert raw.status == 200 and raw.json() == document
 
 
+def test_annotate_never_writes_what_a_skip_comment_covers(api: Running) -> None:
+    """The same rules as the CLI's (``localtypes.edit.skips``); /predict still tells all."""
+    source = (
+        "def greet(name='world', times=1):  # localtypes: skip\n"
+        "    return ', '.join(['hi ' + name] * times)\n\n\n"
+        "def shout(name='world', times=1):\n"
+        "    return ', '.join(['HI ' + name] * times)\n"
+    )
+    body = {"source": source, "min_confidence": 0.0, "path": "greet.py"}
+    document = api.request(
+        "/annotate", json.dumps(body).encode(), content_type="application/json"
+    ).json()
+    assert {item["qualname"].split(".")[0] for item in document["added"]} == {"shout"}
+    said_no = {i["qualname"] for i in document["skipped"] if i["reason"] == "skip-comment"}
+    assert said_no == {"greet", "greet.name", "greet.times"}
+    whole = {**body, "source": "# localtypes: skip-file\n" + source}
+    answer = api.request("/annotate", json.dumps(whole).encode(), content_type="application/json")
+    assert answer.status == 200
+    assert answer.json()["changed"] is False and answer.json()["source"] == whole["source"]
+    predicted = api.request("/predict", source.encode(), content_type="text/x-python").json()
+    assert {"greet.name", "shout.name"} <= {slot["qualname"] for slot in predicted["slots"]}
+
+
 @pytest.mark.parametrize(
     "source",
     [

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import pytest
 from terminal import Terminal
+from trees import isolate, run
 
 from localtypes.cli import main
 from localtypes.model.predictor import Predictor
@@ -35,20 +36,10 @@ ANNOTATED = "def already(x: int) -> int:\n    return x\n"
 BROKEN = "def broken(x:\n    return x\n"
 
 
-def run(args: List[str]) -> Tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(args, stdout=stdout, stderr=stderr)
-    return code, stdout.getvalue(), stderr.getvalue()
-
-
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own cache and no LOCALTYPES_* from the outside."""
-    for name in list(os.environ):
-        if name.startswith("LOCALTYPES_") and name != "LOCALTYPES_MODEL":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LOCALTYPES_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
+    isolate(tmp_path, monkeypatch)
 
 
 def make_project(root: Path, source: str, copies: int = 1) -> Dict[str, Path]:

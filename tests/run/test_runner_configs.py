@@ -4,14 +4,11 @@ with the real model."""
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict
 
 import pytest
-
-from localtypes.cli import main
+from trees import isolate, run
 
 # The bundled model writes ``email`` (0.99), the return (1.0) and ``name`` (0.88).
 USER = """\
@@ -22,22 +19,11 @@ class User:
 """
 
 
-def run(args: List[str]) -> Tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(args, stdout=stdout, stderr=stderr)
-    return code, stdout.getvalue(), stderr.getvalue()
-
-
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own cache and no LOCALTYPES_* from the outside."""
-    for name in list(os.environ):
-        if name.startswith("LOCALTYPES_") and name != "LOCALTYPES_MODEL":
-            monkeypatch.delenv(name)
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("LOCALTYPES_CACHE_DIR", str(cache))
-    monkeypatch.chdir(tmp_path)
-    return cache
+    isolate(tmp_path, monkeypatch)
+    return tmp_path / "cache"
 
 
 def monorepo(root: Path) -> Dict[str, Path]:

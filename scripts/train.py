@@ -42,6 +42,7 @@ from model_def import TypeModel
 
 from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.slots import SlotKind
+from localtypes.labels import LABELS_VERSION
 from localtypes.model.encode import OTHER, Encoder
 from localtypes.model.store import DEFAULT_MODEL_NAME, FORMAT_VERSION, sha256_of
 
@@ -302,6 +303,8 @@ def train(args: argparse.Namespace) -> None:
         cap_per_package(splits["valid"], args.cap, args.seed)
         check_quantization(Path(args.out), Path(args.requantize), splits["valid"], args)
         return
+    if args.train_fraction < 1.0:
+        splits["train"] = package_fraction(splits["train"], args.train_fraction, args.seed)
     for split, records in splits.items():
         slots = sum(len(r.slots) for r in records)
         packages = len({r.package for r in records})
@@ -477,6 +480,8 @@ def export_store(
             "command": "python " + " ".join(sys.argv),
             "seed": args.seed,
             "epochs": args.epochs,
+            "train_fraction": args.train_fraction,
+            "labels_version": LABELS_VERSION,
             "buckets": args.buckets,
             "dim": args.dim,
             "hidden": args.hidden,
@@ -494,6 +499,15 @@ def export_store(
     shutil.rmtree(work, ignore_errors=True)
     size = os.path.getsize(out / "model.onnx") / 1e6
     print(f"int8 model {size:.1f} MB (float {os.path.getsize(float_copy) / 1e6:.1f} MB)")
+
+
+def package_fraction(records: List[Any], fraction: float, seed: int) -> List[Any]:
+    """The records of ``fraction`` of the packages, chosen by a seeded hash of each name:
+    a smaller share is a subset of a larger one, so the points of a learning curve nest."""
+    names = sorted({record.package for record in records})
+    ranked = sorted(names, key=lambda name: hashlib.sha256(f"{seed}:{name}".encode()).digest())
+    kept = set(ranked[: max(1, round(fraction * len(names)))])
+    return [record for record in records if record.package in kept]
 
 
 def quantize(float_path: Path, int8_path: Path) -> None:
@@ -591,6 +605,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vocab-size", type=int, default=3000)
     parser.add_argument("--min-count", type=int, default=3)
     parser.add_argument("--cap", type=int, default=15000, help="max training slots per package")
+    parser.add_argument("--train-fraction", type=float, default=1.0,
+                        help="train on this share of the training packages (a learning curve);"
+                             " validation and test stay whole")  # fmt: skip
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)

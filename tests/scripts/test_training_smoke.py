@@ -84,3 +84,29 @@ def test_loaded_model_predicts_every_slot(smoke_store: Path) -> None:
         assert all(0.0 <= c <= 1.0 for c in confidences)
     document = json.loads(json.dumps(result.to_dict()))
     assert document["model"]["sha256"] == predictor.info.sha256
+
+
+def test_package_fractions_nest_and_keep_whole_packages() -> None:
+    """The learning curve's shares: whole packages, the same for a seed, each smaller share
+    inside the larger one."""
+    from dataclasses import dataclass
+
+    from script_loader import load_script
+
+    @dataclass
+    class Record:
+        package: str
+        path: str
+
+    records = [Record(f"pkg{p}", f"pkg{p}/m{m}.py") for p in range(40) for m in range(3)]
+    share = load_script("train").package_fraction
+    quarter, half = share(records, 0.25, 13), share(records, 0.5, 13)
+
+    def packages(kept: list) -> set:  # type: ignore[type-arg]
+        return {record.package for record in kept}
+
+    assert len(packages(quarter)) == 10 and len(packages(half)) == 20
+    assert packages(quarter) < packages(half)
+    assert len(quarter) == 30 and len(half) == 60  # every file of a kept package
+    assert packages(share(records, 0.25, 13)) == packages(quarter)
+    assert packages(share(records, 0.25, 14)) != packages(quarter)

@@ -7,6 +7,7 @@ checks ``annotate`` passes its own outputs through.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
@@ -14,7 +15,7 @@ from localtypes.analysis.extract import extract
 from localtypes.analysis.project import ModuleFacts, ProjectIndex
 from localtypes.analysis.slots import STATIC_PREFIXES, ModuleInfo, Slot, SlotKind
 from localtypes.edit.plan import Added, Reason, Rejection, SlotGuess, WriteOptions
-from localtypes.edit.rounds import write_rounds
+from localtypes.edit.rounds import WriteResult, write, write_rounds
 from localtypes.edit.skips import find_skips
 from localtypes.edit.target import resolve_target
 from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
@@ -218,10 +219,8 @@ def annotate(
     threshold = settings.min_confidence
     tree = parse_source(source)  # SourceError before any work
     skips = find_skips(source, tree)
-    options = WriteOptions(
-        min_confidence=predictor.info.threshold if threshold is None else threshold,
-        kinds=frozenset(settings.kinds),
-        target_version=resolve_target(settings.target_version, tree),
+    options = _write_options(
+        settings, predictor.info.threshold if threshold is None else threshold, tree
     )
     if skips.file:
         return AnnotateResult(
@@ -285,6 +284,42 @@ def _said_no(slots: Iterable[Slot], options: WriteOptions) -> Tuple[Rejection, .
         for slot in slots
         if slot.annotation is None and slot.kind in options.kinds
     )
+
+
+def _write_options(settings: Settings, min_confidence: float, tree: ast.Module) -> WriteOptions:
+    return WriteOptions(
+        min_confidence=min_confidence,
+        kinds=frozenset(settings.kinds),
+        target_version=resolve_target(settings.target_version, tree),
+    )
+
+
+def annotate_slot(
+    source: str,
+    slot: Slot,
+    label: str,
+    path: Optional[str] = None,
+    *,
+    settings: Optional[Settings] = None,
+) -> WriteResult:
+    """Write ``label`` as the annotation of one ``slot`` of ``source`` (a slot ``predict``
+    or ``annotate`` found in this very source), as ``annotate`` writes it: spelled so that
+    its names resolve, with the imports it needs, for the same target, through the same
+    cheap checks (which may write ``X | None`` for ``X``) and safety checks, and never
+    where a ``# localtypes: skip`` comment says no. No threshold: the label was chosen.
+
+    ``result.added`` is empty (and ``result.skipped`` says why) when it cannot be written.
+    Raises ``SourceError`` for source that does not parse.
+    """
+    settings = settings or Settings()
+    tree = parse_source(source)
+    options = _write_options(settings, 0.0, tree)
+    skips = find_skips(source, tree)
+    if skips.file or skips.covers(slot):
+        said_no = Rejection(replace(slot, features=()), Reason.SKIP_COMMENT)
+        return WriteResult(source, (), (said_no,))
+    candidate = SlotGuess(slot, label, 1.0)
+    return write(source, [candidate], options, filename=path or "<unknown>")
 
 
 def check_annotated(

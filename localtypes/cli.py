@@ -395,6 +395,19 @@ def serve(
     return 0
 
 
+@cli.command()
+@click.option(
+    "--stdio", is_flag=True, help="Talk over stdin and stdout (the only way; editors pass it)."
+)
+def lsp(stdio: bool) -> int:
+    """Run the language server over stdio: inlay hints and quick fixes in any LSP editor
+    (needs the lsp extra)."""
+    from localtypes.lsp import serve_stdio
+
+    serve_stdio()
+    return 0
+
+
 def main(
     argv: Optional[List[str]] = None,
     stdout: Optional[TextIO] = None,

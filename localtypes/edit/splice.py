@@ -213,6 +213,12 @@ def _parameter(
     return splices
 
 
+def signature_end(source: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Optional[int]:
+    """Where ``apply_annotations`` puts the return annotation of ``node`` (a function of
+    ``source``): the offset just after the ``)`` that closes its parameters."""
+    return _closing_parenthesis(_Text(source), node)
+
+
 def _closing_parenthesis(
     text: _Text, node: ast.FunctionDef | ast.AsyncFunctionDef
 ) -> Optional[int]:

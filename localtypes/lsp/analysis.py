@@ -12,18 +12,20 @@ from __future__ import annotations
 import ast
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from localtypes.analysis.slots import Slot, SlotKey, SlotKind
-from localtypes.api import annotate, annotate_slot, predict
+from localtypes.api import annotate, annotate_slot, predict, project_facts
 from localtypes.edit.plan import Added
 from localtypes.edit.safety import UnsafeEditError
 from localtypes.edit.splice import signature_end
 from localtypes.errors import SourceError
 from localtypes.lsp.text import Buffer
 from localtypes.model.predictor import Predictor, TypeGuess
+from localtypes.run.discovery import ROOT_MARKERS
 from localtypes.service.admission import MAX_SLOTS, GuardedPredictor, TooManySlots
-from localtypes.settings import Settings
+from localtypes.settings import Settings, find_project_root
 from localtypes.syntax import parse_source
 
 Span = Tuple[int, int]  # indices into the text
@@ -138,8 +140,11 @@ def analyse(text: str, path: Optional[str], settings: Settings, predictor: Predi
         return Analysis(text, path, settings, problem=problem)
     guarded = GuardedPredictor(predictor, MAX_SLOTS, lambda _seconds: None)
     try:
-        prediction = predict(text, path, top_k=settings.top_k, predictor=guarded)
-        result = annotate(text, path, settings=settings, predictor=guarded)
+        # The module's own call sites, as the CLI's project index has them; the other
+        # modules' are not read (see the README's editor section).
+        facts = project_facts(text, project_path(path), {})
+        prediction = predict(text, path, top_k=settings.top_k, predictor=guarded, facts=facts)
+        result = annotate(text, path, settings=settings, predictor=guarded, facts=facts)
         tree = parse_source(text)
     except SourceError as exc:
         return Analysis(text, path, settings, problem=str(exc))
@@ -173,6 +178,21 @@ def analyse(text: str, path: Optional[str], settings: Settings, predictor: Predi
         hints=hints,
         annotated=result.source,
     )
+
+
+def project_path(path: Optional[str]) -> Optional[str]:
+    """``path`` as the CLI's project index names it: relative to the project root (the
+    nearest folder with pyproject.toml, .git or .hg), in posix form."""
+    if path is None:
+        return None
+    file = Path(path)
+    root = find_project_root(file, ROOT_MARKERS)
+    if root is None:
+        return file.name
+    try:
+        return file.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return file.name
 
 
 def _locate(

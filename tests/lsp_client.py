@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any, Awaitable, Dict, List, Optional, TypeVar
 
 from lsprotocol import types
@@ -27,6 +28,7 @@ class Client:
         self.messages: List[types.LogMessageParams] = []
         self.shown: List[types.ShowMessageParams] = []
         self.refreshes = 0
+        self.stderr = ""  # what the server wrote on stderr, once stopped
 
         @self.lsp.feature(types.WINDOW_LOG_MESSAGE)
         def log_message(params: types.LogMessageParams) -> None:
@@ -137,6 +139,64 @@ class Client:
             if server is not None and server.returncode is None:
                 server.kill()
                 self.call(server.wait(), timeout=20)
+            if server is not None and server.stderr is not None:
+                self.stderr = self.call(server.stderr.read(), timeout=20).decode("utf-8", "replace")
             self.call(self.lsp.stop(), timeout=20)
             self.loop.close()
         return server.returncode if server is not None else None
+
+
+# A real module (the bundled example) and two functions that need more: an Optional
+# parameter (an import under Python 3.9) and a return the model is unsure of.
+EXTRA = """
+
+def greeting(name=None, excited=False):
+    if name is None:
+        name = "stranger"
+    text = "Hello, " + name
+    return text + "!" if excited else text
+
+
+def read_lines(path, encoding="utf-8"):
+    with open(path, encoding=encoding) as handle:
+        return [line.rstrip("\\n") for line in handle]
+"""
+PYPROJECT = '[project]\nrequires-python = ">=3.9"\n'
+
+
+def sample_source(repo_root: Path) -> str:
+    return (repo_root / "examples" / "inventory.py").read_text("utf-8") + EXTRA
+
+
+def sample_project(root: Path, repo_root: Path) -> Path:
+    """A project of one module (the sample) whose oldest Python is 3.9."""
+    (root / "pyproject.toml").write_text(PYPROJECT, "utf-8")
+    module = root / "inventory.py"
+    module.write_text(sample_source(repo_root), "utf-8")
+    return module
+
+
+def apply_edits(text: str, edits: Any, encoding: str = "utf-16") -> str:
+    """``text`` with LSP text edits applied, as an editor applies them (``\\n`` lines)."""
+    lines = text.split("\n")
+
+    def offset(position: types.Position) -> int:
+        line = lines[position.line] if position.line < len(lines) else ""
+        units, index = 0, 0
+        while index < len(line) and units < position.character:
+            char = line[index]
+            units += {
+                "utf-8": len(char.encode()),
+                "utf-16": len(char.encode("utf-16-le")) // 2,
+            }.get(encoding, 1)
+            index += 1
+        return sum(len(part) + 1 for part in lines[: position.line]) + index
+
+    spans = sorted((offset(e.range.start), offset(e.range.end), e.new_text) for e in edits)
+    out, position = [], 0
+    for start, end, new in spans:
+        out.append(text[position:start])
+        out.append(new)
+        position = end
+    out.append(text[position:])
+    return "".join(out)

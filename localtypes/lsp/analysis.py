@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from localtypes.analysis.slots import Slot, SlotKey, SlotKind
-from localtypes.api import annotate, annotate_slot, predict, project_facts
+from localtypes.api import (
+    CHOICE_TOP_K,
+    AnnotateResult,
+    annotate,
+    annotate_slot,
+    predict,
+    project_facts,
+)
 from localtypes.edit.plan import Added
 from localtypes.edit.safety import UnsafeEditError
 from localtypes.edit.splice import signature_end
@@ -143,8 +150,11 @@ def analyse(text: str, path: Optional[str], settings: Settings, predictor: Predi
         # The module's own call sites, as the CLI's project index has them; the other
         # modules' are not read (see the README's editor section).
         facts = project_facts(text, project_path(path), {})
-        prediction = predict(text, path, top_k=settings.top_k, predictor=guarded, facts=facts)
         result = annotate(text, path, settings=settings, predictor=guarded, facts=facts)
+        ranked = _ranked(result, settings.top_k)
+        if ranked is None:  # more guesses than annotate weighs: the model once more
+            prediction = predict(text, path, top_k=settings.top_k, predictor=guarded, facts=facts)
+            ranked = [(item.slot, item.guesses) for item in prediction.slots]
         tree = parse_source(text)
     except SourceError as exc:
         return Analysis(text, path, settings, problem=str(exc))
@@ -159,14 +169,13 @@ def analyse(text: str, path: Optional[str], settings: Settings, predictor: Predi
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     }
     views: Dict[SlotKey, SlotView] = {}
-    for item in prediction.slots:
-        slot = item.slot
+    for slot, guesses in ranked:
         if slot.annotation is not None or slot.kind not in settings.kinds:
             continue
         located = _locate(slot, buffer, functions)
         if located is not None:
             slot = dataclasses.replace(slot, features=())  # not needed past the model
-            views[slot.key] = SlotView(slot, item.guesses, *located)
+            views[slot.key] = SlotView(slot, guesses, *located)
     hints = tuple(
         Hint(views[added.slot.key], added) for added in result.added if added.slot.key in views
     )
@@ -178,6 +187,21 @@ def analyse(text: str, path: Optional[str], settings: Settings, predictor: Predi
         hints=hints,
         annotated=result.source,
     )
+
+
+def _ranked(
+    result: AnnotateResult, top_k: int
+) -> Optional[List[Tuple[Slot, Tuple[TypeGuess, ...]]]]:
+    """Every slot with its ``top_k`` guesses as ``annotate`` weighed them (its last pass),
+    which saves a second model call; None when it weighed fewer than ``top_k``."""
+    if top_k > CHOICE_TOP_K:
+        return None
+    ranked = []
+    for item in result.guesses:
+        pairs = [(item.label, item.confidence)] if item.label is not None else []
+        guesses = tuple(TypeGuess(label, c) for label, c in [*pairs, *item.alternatives])
+        ranked.append((item.slot, guesses[:top_k]))
+    return ranked
 
 
 def project_path(path: Optional[str]) -> Optional[str]:

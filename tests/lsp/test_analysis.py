@@ -100,3 +100,11 @@ def test_a_documents_path_as_the_project_index_names_it(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     assert project_path(str(tmp_path / "pkg" / "mod.py")) == "pkg/mod.py"
     assert project_path(None) is None
+
+
+def test_more_guesses_than_annotate_weighs(found: Analysis, predictor: Predictor) -> None:
+    many = dataclasses.replace(found.settings, top_k=7)
+    wide = analyse(found.text, found.path, many, predictor)
+    assert {len(v.guesses) for v in wide.views} == {7}
+    assert [h.added.text for h in wide.hints] == [h.added.text for h in found.hints]
+    assert {len(v.guesses) for v in found.views} == {5}

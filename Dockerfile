@@ -21,8 +21,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python3 -m venv /opt/pip && python3 -m venv --without-pip /opt/venv
 WORKDIR /build
 
-# 1. The dependencies (setup.cfg's install_requires, and its verify extra: mypy, for
-#    annotate --verify and "verify": true) in a layer of their own, so that a new
+# 1. The dependencies (setup.cfg's install_requires, its verify extra: mypy, for
+#    annotate --verify and "verify": true, and its lsp extra: pygls, for
+#    `docker run -i localtypes lsp`) in a layer of their own, so that a new
 #    model or a code change ships as a few megabytes. Left out: what inference never loads
 #    (about 60 MB): test suites, onnxruntime's C API library (the Python module carries its
 #    own copy of the runtime) and its offline tools (quantization, transformer surgery);
@@ -31,7 +32,7 @@ COPY setup.cfg ./
 RUN --mount=type=secret,id=pip_cert \
     --mount=type=cache,target=/root/.cache/pip \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
-    python3 -c 'import configparser; c = configparser.ConfigParser(interpolation=None); c.read("setup.cfg"); print(c["options"]["install_requires"]); print(c["options.extras_require"]["verify"])' > requirements.txt; \
+    python3 -c 'import configparser; c = configparser.ConfigParser(interpolation=None); c.read("setup.cfg"); print(c["options"]["install_requires"]); print(c["options.extras_require"]["verify"]); print(c["options.extras_require"]["lsp"])' > requirements.txt; \
     /opt/pip/bin/pip --python /opt/venv/bin/python install -r requirements.txt; \
     site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
     rm -rf "$site"/onnxruntime/capi/libonnxruntime.so.* \
@@ -79,7 +80,8 @@ ENV PATH=/opt/app/bin:/opt/venv/bin:$PATH \
 # known to be readable by it.
 USER 10001:10001
 RUN python -c 'from localtypes.model.store import load_store; s = load_store(); print("model store OK:", s.name, s.version, s.model_sha256)' \
-    && python -c 'from localtypes.api import predict; p = predict("def f(n=1):\n    return [n]\n"); print("smoke prediction OK:", [s.guesses[0].label for s in p.slots if s.guesses])'
+    && python -c 'from localtypes.api import predict; p = predict("def f(n=1):\n    return [n]\n"); print("smoke prediction OK:", [s.guesses[0].label for s in p.slots if s.guesses])' \
+    && python -c 'import localtypes.lsp.server; print("language server OK")'
 
 WORKDIR /src
 EXPOSE 8080

@@ -213,10 +213,13 @@ def _parameter(
     return splices
 
 
-def signature_end(source: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Optional[int]:
-    """Where ``apply_annotations`` puts the return annotation of ``node`` (a function of
-    ``source``): the offset just after the ``)`` that closes its parameters."""
-    return _closing_parenthesis(_Text(source), node)
+def signature_ends(
+    source: str, nodes: Iterable[ast.FunctionDef | ast.AsyncFunctionDef]
+) -> List[Optional[int]]:
+    """Where ``apply_annotations`` puts the return annotation of each of ``nodes``
+    (functions of ``source``): the offset just after the ``)`` that closes its parameters."""
+    text = _Text(source)
+    return [_closing_parenthesis(text, node) for node in nodes]
 
 
 def _closing_parenthesis(

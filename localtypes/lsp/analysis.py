@@ -26,14 +26,14 @@ from localtypes.api import (
 )
 from localtypes.edit.plan import Added
 from localtypes.edit.safety import UnsafeEditError
-from localtypes.edit.splice import signature_end
+from localtypes.edit.splice import signature_ends
 from localtypes.errors import SourceError
 from localtypes.lsp.text import Buffer
 from localtypes.model.predictor import Predictor, TypeGuess
 from localtypes.run.discovery import ROOT_MARKERS
 from localtypes.service.admission import MAX_SLOTS, GuardedPredictor, TooManySlots
 from localtypes.settings import Settings, find_project_root
-from localtypes.syntax import parse_source
+from localtypes.syntax import every_statement, parse_source
 
 Span = Tuple[int, int]  # indices into the text
 
@@ -163,10 +163,14 @@ def analyse(text: str, path: Optional[str], settings: Settings, predictor: Predi
     except RecursionError:
         return Analysis(text, path, settings, problem="the source is nested too deeply")
     buffer = Buffer(text)
-    functions = {
-        (node.lineno, node.col_offset): node
-        for node in ast.walk(tree)
+    defs = [
+        node
+        for node in every_statement(tree.body)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    functions = {
+        (node.lineno, node.col_offset): (node, end)
+        for node, end in zip(defs, signature_ends(text, defs))
     }
     views: Dict[SlotKey, SlotView] = {}
     for slot, guesses in ranked:
@@ -222,7 +226,7 @@ def project_path(path: Optional[str]) -> Optional[str]:
 def _locate(
     slot: Slot,
     buffer: Buffer,
-    functions: Dict[Tuple[int, int], ast.FunctionDef | ast.AsyncFunctionDef],
+    functions: Dict[Tuple[int, int], Tuple[ast.FunctionDef | ast.AsyncFunctionDef, Optional[int]]],
 ) -> Optional[Tuple[int, Tuple[Span, ...]]]:
     """Where ``slot``'s annotation goes, and the spans that stand for the slot: the name of
     a parameter or variable; a function's ``def`` and name, and its closing ``)``."""
@@ -232,11 +236,8 @@ def _locate(
         if buffer.text[start:end] != slot.name:
             return None
         return end, ((start, end),)
-    node = functions.get((slot.line, slot.column))
-    if node is None:
-        return None
-    closing = signature_end(buffer.text, node)
-    if closing is None:
+    node, closing = functions.get((slot.line, slot.column), (None, None))
+    if node is None or closing is None:
         return None
     name = buffer.text.find(node.name, start, closing)
     head = (start, name + len(node.name)) if name >= 0 else (start, start)

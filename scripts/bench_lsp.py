@@ -8,7 +8,8 @@ does), open a real file of about 500 lines (default: the standard library's
 an incremental change (one character typed into a comment, so every text is new and no
 cached analysis answers) immediately followed by ``textDocument/inlayHint`` over the whole
 file. Reports the p50 and p95 of that round trip, of resolving one hint's edits and of the
-quick fixes on one parameter, and the server's resident memory (now and its peak).
+quick fixes on parameters, the server's resident memory (now and its peak), and, for
+reference, the same analysis called in this process (what the protocol and the queue add).
 
     python scripts/bench_lsp.py                       # textwrap.py, 50 changes
     python scripts/bench_lsp.py --file big.py --repeat 200
@@ -150,12 +151,32 @@ async def _bench(folder: Path, module: Path, text: str, repeat: int) -> Dict[str
     }
 
 
+def in_process(path: Path, repeat: int) -> List[float]:
+    """``analyse`` alone on the same edits, in this process: what the protocol adds."""
+    sys.path.insert(0, str(ROOT))
+    from localtypes.lsp.analysis import analyse
+    from localtypes.lsp.config import document_settings
+    from localtypes.model.predictor import default_predictor
+
+    text = path.read_text("utf-8")
+    settings, _ = document_settings(None, None, {})
+    predictor = default_predictor(settings.model)
+    analyse(text, None, settings, predictor)  # warm-up
+    samples = []
+    for index in range(repeat):
+        started = time.perf_counter()
+        analyse(text + "#" * (index + 1), None, settings, predictor)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args()
     result = asyncio.run(bench(args.file, args.repeat))
+    result["analyse_in_process"] = in_process(args.file, args.repeat)
     print(
         f"{result['file']}: {result['lines']} lines, {result['hints']} hints; "
         f"start to first hints (model load included): {result['first_hints_ms']:.0f} ms"
@@ -165,6 +186,7 @@ def main() -> None:
         ("inlay hints after a change", "after_change"),
         ("inlayHint/resolve (one hint)", "resolve"),
         ("codeAction on a parameter", "code_action"),
+        ("analyse() in process (reference)", "analyse_in_process"),
     ):
         samples = result[key]
         if samples:

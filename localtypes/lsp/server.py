@@ -95,6 +95,9 @@ class LocaltypesServer(LanguageServer):
             )
         except Stale:
             return None
+        except LocaltypesError as exc:  # the model store is missing or damaged...
+            self.tell(str(exc), types.MessageType.Error)
+            return None
         if found.problem:
             self.tell(f"{_name(uri)}: no predictions: {found.problem}", types.MessageType.Log)
         return found

@@ -280,3 +280,17 @@ def test_without_resolve_the_edits_come_with_the_hints(tmp_path: Path, repo_root
         assert "2. `" in count.tooltip.value and "3. `" not in count.tooltip.value
     finally:
         assert client.stop() == 0
+
+
+def test_a_missing_model_is_said_not_crashed_on(project: Path, repo_root: Path) -> None:
+    client = Client()
+    client.start(env={**env(repo_root), "LOCALTYPES_MODEL": str(project.parent / "nowhere")})
+    try:
+        client.initialize(project.parent.as_uri())
+        client.open(project.as_uri(), project.read_text("utf-8"))
+        assert client.hints(project.as_uri()) == []
+        errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
+        assert errors and all("no model store found" in m for m in errors)
+    finally:
+        assert client.stop() == 0
+    assert "Traceback" not in client.stderr

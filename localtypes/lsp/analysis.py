@@ -28,6 +28,7 @@ from localtypes.edit.plan import Added
 from localtypes.edit.safety import UnsafeEditError
 from localtypes.edit.splice import signature_ends
 from localtypes.errors import SourceError
+from localtypes.lsp.project import Projects
 from localtypes.lsp.text import Buffer
 from localtypes.model.predictor import Predictor, TypeGuess
 from localtypes.run.discovery import ROOT_MARKERS
@@ -134,8 +135,15 @@ class Analysis:
         return result.source, result.added[0].text
 
 
-def analyse(text: str, path: Optional[str], settings: Settings, predictor: Predictor) -> Analysis:
-    """Predict and annotate ``text`` (a buffer of the file at ``path``, if any).
+def analyse(
+    text: str,
+    path: Optional[str],
+    settings: Settings,
+    predictor: Predictor,
+    projects: Optional[Projects] = None,
+) -> Analysis:
+    """Predict and annotate ``text`` (a buffer of the file at ``path``, if any), with the
+    call sites of its project's modules as evidence (``projects``; None: its own only).
 
     Within the service's limits (``max_body_bytes`` of UTF-8, ``MAX_SLOTS`` slots); a text
     over them, or that does not parse, gets an ``Analysis`` with a ``problem`` and nothing
@@ -147,9 +155,10 @@ def analyse(text: str, path: Optional[str], settings: Settings, predictor: Predi
         return Analysis(text, path, settings, problem=problem)
     guarded = GuardedPredictor(predictor, MAX_SLOTS, lambda _seconds: None)
     try:
-        # The module's own call sites, as the CLI's project index has them; the other
-        # modules' are not read (see the README's editor section).
-        facts = project_facts(text, project_path(path), {})
+        if projects is not None:
+            facts = projects.facts(text, path, settings)
+        else:
+            facts = project_facts(text, project_path(path), {})
         result = annotate(text, path, settings=settings, predictor=guarded, facts=facts)
         ranked = _ranked(result, settings.top_k)
         if ranked is None:  # more guesses than annotate weighs: the model once more

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Optional, Tuple, TypeVar
 
 from localtypes.lsp.analysis import Analysis, analyse
+from localtypes.lsp.project import Projects
 from localtypes.model.predictor import Predictor, default_predictor
 from localtypes.settings import Settings
 
@@ -41,6 +42,7 @@ class Engine:
         self._cache: OrderedDict[Key, Analysis] = OrderedDict()
         self._running: Dict[Key, asyncio.Future[Analysis]] = {}
         self._timers: Dict[str, asyncio.TimerHandle] = {}
+        self.projects = Projects()  # used on the worker thread only
 
     async def run(self, work: Callable[[], T]) -> T:
         """Run ``work`` on the worker thread (after the work queued before it)."""
@@ -73,7 +75,7 @@ class Engine:
             def work() -> Analysis:
                 if not current():
                     raise Stale()
-                return analyse(text, path, settings, self.predictor(settings))
+                return analyse(text, path, settings, self.predictor(settings), self.projects)
 
             running = asyncio.ensure_future(self.run(work))
             self._running[key] = running

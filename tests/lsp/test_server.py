@@ -294,3 +294,47 @@ def test_a_missing_model_is_said_not_crashed_on(project: Path, repo_root: Path) 
     finally:
         assert client.stop() == 0
     assert "Traceback" not in client.stderr
+
+
+SHAPES = """\
+def scale(value, factor):
+    return value * factor
+
+
+def describe(item, width):
+    return item.ljust(width)
+
+
+def combine(first, second):
+    return first + second
+"""
+CALLERS = """\
+from shapes import combine, describe, scale
+
+print(scale(2.5, 3))
+print(scale(1.5, 2.0))
+print(describe("name", 10).upper())
+print(combine([1, 2], [3]))
+"""
+
+
+def test_call_sites_in_the_other_modules_count(
+    session: Client, tmp_path: Path, repo_root: Path
+) -> None:
+    """As for ``localtypes annotate``: here the callers decide most annotations (alone,
+    the module gets 2, with them 5)."""
+    project = tmp_path / "two"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "two"\n', "utf-8")
+    module = project / "shapes.py"
+    module.write_text(SHAPES, "utf-8")
+    (project / "main.py").write_text(CALLERS, "utf-8")
+    session.open(module.as_uri(), SHAPES)
+    start = types.Position(0, 0)
+    (action,) = session.actions(module.as_uri(), start, start, only=["source.localtypes"])
+    assert action.edit is not None and action.edit.document_changes
+    change = action.edit.document_changes[0]
+    assert isinstance(change, types.TextDocumentEdit)
+    expected = cli_annotated(module, tmp_path)
+    assert apply_edits(SHAPES, change.edits) == expected
+    assert len(session.hints(module.as_uri())) == len(annotations(expected)) >= 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Dict, List, Optional, TypeVar
 
@@ -95,6 +96,19 @@ class Client:
                 types.VersionedTextDocumentIdentifier(version=version, uri=uri), list(changes)
             )
         )
+
+    def save(self, uri: str) -> None:
+        self.lsp.text_document_did_save(
+            types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri))
+        )
+
+    def wait_refresh(self, seconds: float = 10.0) -> bool:
+        """Wait until the server next asks for the hints again (after its debounce)."""
+        seen = self.refreshes
+        deadline = time.monotonic() + seconds
+        while self.refreshes == seen and time.monotonic() < deadline:
+            self.call(asyncio.sleep(0.05))
+        return self.refreshes > seen
 
     def hints(self, uri: str, lines: int = 100_000) -> List[types.InlayHint]:
         everything = types.Range(types.Position(0, 0), types.Position(lines, 0))

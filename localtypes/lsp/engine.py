@@ -2,8 +2,9 @@
 
 The model and the writer are CPU work: they run on one worker thread, so the event loop
 keeps reading the client (a cancel, a change, shutdown) and two analyses never compete for
-the cores. An analysis is cached by the text, its path and the settings, so a hint request,
-a code action and a resolve of the same text share it, and undoing an edit costs nothing.
+the cores. An analysis is cached by the text, its path and the settings, so a hint
+request, a code action and a resolve of the same text share it, and undoing an edit costs
+nothing; a save anywhere forgets them (another module's call sites may have changed).
 A change schedules an analysis after ``DEBOUNCE_SECONDS`` of quiet; a request does not
 wait for that, and work queued for a text the buffer no longer holds is dropped.
 """
@@ -90,6 +91,12 @@ class Engine:
         self._cache[key] = done.result()
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+    def forget(self) -> None:
+        """A file was saved: the project's modules are read again, and the analyses of
+        unchanged buffers made again (their evidence may have changed)."""
+        self._cache.clear()
+        self.projects.forget()
 
     def debounce(self, uri: str, callback: Callable[[], None]) -> None:
         """Call ``callback`` once ``uri`` has had no change for ``DEBOUNCE_SECONDS``."""

@@ -93,6 +93,11 @@ class Projects:
         self._projects: Dict[Tuple[str, Tuple[str, ...], Tuple[str, ...]], _Project] = {}
         self._indexes: OrderedDict[Tuple[Path, Stamp], ModuleIndex] = OrderedDict()
 
+    def forget(self) -> None:
+        """List and read the modules again at the next use (a file was saved)."""
+        for project in list(self._projects.values()):
+            project.listed_at = -REFRESH_SECONDS
+
     def facts(self, text: str, path: Optional[str], settings: Settings) -> ModuleFacts:
         """The evidence for the slots of ``text``, the buffer of the file at ``path``:
         call sites in its own module and in the project's modules that can call into it.

@@ -233,6 +233,13 @@ def make_server() -> LocaltypesServer:
         buffer.version = params.text_document.version
         ls.schedule(uri)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: LocaltypesServer, params: types.DidSaveTextDocumentParams) -> None:
+        # Call sites in the saved module are evidence for the other open modules.
+        ls.engine.forget()
+        for uri in ls.buffers:
+            ls.schedule(uri)
+
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LocaltypesServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.engine.cancel(params.text_document.uri)

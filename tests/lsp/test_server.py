@@ -4,10 +4,8 @@ bundled model, a real LSP client over stdio, a real file of a real project."""
 from __future__ import annotations
 
 import ast
-import asyncio
 import io
 import os
-import time
 from pathlib import Path
 from typing import Dict, Iterator, List
 
@@ -211,11 +209,7 @@ def test_the_buffer_not_the_disk(session: Client, project: Path) -> None:
     )
     # no request now: once typing pauses the server analyses the buffer by itself, then
     # has the client ask again (workspace/inlayHint/refresh), and the answer is ready
-    refreshes = session.refreshes
-    deadline = time.monotonic() + 10
-    while session.refreshes == refreshes and time.monotonic() < deadline:
-        session.call(asyncio.sleep(0.05))
-    assert session.refreshes > refreshes
+    assert session.wait_refresh()
     shifted = session.hints(uri)
     assert [(h.position.line, h.label) for h in shifted] == [
         (h.position.line + 2, h.label) for h in after
@@ -338,3 +332,19 @@ def test_call_sites_in_the_other_modules_count(
     expected = cli_annotated(module, tmp_path)
     assert apply_edits(SHAPES, change.edits) == expected
     assert len(session.hints(module.as_uri())) == len(annotations(expected)) >= 4
+
+
+def test_a_saved_caller_counts_at_once(session: Client, tmp_path: Path) -> None:
+    project = tmp_path / "two"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "two"\n', "utf-8")
+    module = project / "shapes.py"
+    module.write_text(SHAPES, "utf-8")
+    session.open(module.as_uri(), SHAPES)
+    alone = session.hints(module.as_uri())
+    callers = project / "main.py"
+    callers.write_text(CALLERS, "utf-8")  # as the editor saves it
+    session.open(callers.as_uri(), CALLERS)
+    session.save(callers.as_uri())
+    assert session.wait_refresh()
+    assert len(session.hints(module.as_uri())) > len(alone)

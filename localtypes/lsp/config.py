@@ -28,6 +28,20 @@ def _name(key: str) -> str:
     return _CAMEL.sub("_", key).replace("-", "_").lower()
 
 
+def for_us(document: Any) -> bool:
+    """Whether a ``workspace/didChangeConfiguration`` document holds our settings: a
+    ``localtypes`` key, one of our keys, or nothing at all (every setting back to the
+    project's). A client may send all its settings, or none (``null``): then nothing
+    changes."""
+    if not isinstance(document, Mapping):
+        return False
+    return (
+        not document
+        or SECTION in document
+        or any(_name(str(k)) in EDITOR_SETTINGS for k in document)
+    )
+
+
 def editor_overrides(document: Any) -> Tuple[Dict[str, Any], List[str]]:
     """The settings an editor sent, parsed, and a message for each one left out."""
     if isinstance(document, Mapping) and isinstance(document.get(SECTION), Mapping):

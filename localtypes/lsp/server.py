@@ -24,7 +24,7 @@ from pygls.uris import to_fs_path
 from localtypes import __version__
 from localtypes.errors import LocaltypesError
 from localtypes.lsp.analysis import Analysis, Hint, SlotView
-from localtypes.lsp.config import document_settings, editor_overrides
+from localtypes.lsp.config import document_settings, editor_overrides, for_us
 from localtypes.lsp.edits import replacements
 from localtypes.lsp.engine import Engine, Stale
 from localtypes.lsp.text import UTF16, Buffer
@@ -208,6 +208,8 @@ def make_server() -> LocaltypesServer:
     def did_change_configuration(
         ls: LocaltypesServer, params: types.DidChangeConfigurationParams
     ) -> None:
+        if not for_us(params.settings):
+            return
         ls.set_overrides(params.settings)
         for uri in ls.buffers:
             ls.schedule(uri)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from localtypes.analysis.slots import SlotKind
-from localtypes.lsp.config import document_settings, editor_overrides
+from localtypes.lsp.config import document_settings, editor_overrides, for_us
 
 
 @pytest.fixture(autouse=True)
@@ -70,3 +70,11 @@ def test_a_document_that_is_not_a_file_reads_the_workspace_root(tmp_path: Path) 
     (tmp_path / "pyproject.toml").write_text("[tool.localtypes]\ntop-k = 9\n", "utf-8")
     settings, _ = document_settings(None, str(tmp_path), {})
     assert settings.top_k == 9
+
+
+def test_which_configuration_changes_are_ours() -> None:
+    assert for_us({"localtypes": {"top-k": 3}})
+    assert for_us({"topK": 3})
+    assert for_us({})  # everything back to the project's settings
+    assert not for_us(None)  # a client that expects a pull
+    assert not for_us({"python": {"analysis": {}}, "editor": {"tabSize": 4}})

@@ -243,6 +243,8 @@ def test_settings_from_the_editor(session: Client, project: Path) -> None:
     returns = session.hints(uri)
     assert returns and all(str(h.label).startswith(" -> ") for h in returns)
     assert len(returns) < len([h for h in every if str(h.label).startswith(" -> ")])
+    session.configure({"python": {"analysis": {"typeCheckingMode": "basic"}}})  # not ours
+    assert len(session.hints(uri)) == len(returns)
     session.configure({"localtypes": {"top-k": 0}})  # bad: named in the log, left out
     assert len(session.hints(uri)) == len(every)
     assert any("top-k" in m.message for m in session.messages)

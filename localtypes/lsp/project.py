@@ -29,6 +29,9 @@ from localtypes.settings import Settings
 from localtypes.syntax import parse_source
 
 REFRESH_SECONDS = 10.0
+# Modules read as evidence, in the walker's order: reading a project costs about 3 ms a
+# module once (then a stat every REFRESH_SECONDS), which a monorepo would make seconds.
+MAX_MODULES = 2000
 # Module indexes of other modules kept (those that import an open file's module).
 INDEX_CACHE = 64
 
@@ -69,6 +72,8 @@ class _Project:
             return
         found: Dict[str, _Module] = {}
         for file in self.walker.select([str(self.root)]).files:
+            if len(found) >= MAX_MODULES:
+                break
             relative = _relative(file, self.root)
             if relative is None or not relative.endswith((".py", ".pyi")):
                 continue

@@ -82,3 +82,14 @@ def test_a_buffer_without_a_file_has_its_own_call_sites_only() -> None:
     settings, _ = document_settings(None, None, {})
     facts = Projects().facts(SHAPES + "scale(1, 2)\n", None, settings)
     assert set(facts) == {("scale", 0, "value"), ("scale", 0, "factor"), ("scale", 0, "return")}
+
+
+def test_a_huge_project_is_read_up_to_a_limit(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project.parents[1]
+    (root / "main.py").rename(root / "zmain.py")  # last in the walker's order
+    settings, _ = document_settings(str(project), None, {})
+    assert Projects().facts(SHAPES, str(project), settings) != {}
+    monkeypatch.setattr(project_module, "MAX_MODULES", 3)  # other.py and pkg/: not zmain.py
+    assert Projects().facts(SHAPES, str(project), settings) == {}

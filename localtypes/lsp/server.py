@@ -7,8 +7,8 @@ analyses. Everything here translates; what to show is decided in ``analysis``.
   resolves them, else at once).
 - ``textDocument/codeAction``: on a slot, a quick fix per guess that can be written; on
   the file, ``source.localtypes``: what ``localtypes annotate`` writes.
-- Buffers follow the client (full and incremental sync); nothing is read from disk but
-  the project's settings.
+- Buffers follow the client (full and incremental sync): an open file is never read
+  from disk (its project's settings and other modules are, see ``project``).
 """
 
 from __future__ import annotations
@@ -30,10 +30,7 @@ from localtypes.lsp.engine import Engine, Stale
 from localtypes.lsp.text import UTF16, Buffer
 from localtypes.settings import Settings
 
-log = logging.getLogger("localtypes.lsp")
-
 SOURCE_ACTION = "source.localtypes"
-LANGUAGES = frozenset({"python"})
 
 
 class LocaltypesServer(LanguageServer):

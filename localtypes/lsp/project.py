@@ -25,7 +25,7 @@ from localtypes.module import ModuleIndex
 from localtypes.run.discovery import Walker, project_root
 from localtypes.run.files import decode_source
 from localtypes.run.project import MAX_MODULE_BYTES
-from localtypes.settings import Settings
+from localtypes.settings import PYPROJECT, Settings
 from localtypes.syntax import parse_source
 
 REFRESH_SECONDS = 10.0
@@ -46,6 +46,7 @@ class _Module:
     stamp: Stamp
     words: FrozenSet[str]  # every word of the module
     imported: FrozenSet[str]  # the words of its lines that import
+    pyproject: Optional[Path]  # the nearest above it: a sub-project's module is not ours
 
     def may_call(self, dotted: str) -> bool:
         """Whether the module can reach module ``dotted`` by an import: it names the module
@@ -71,6 +72,7 @@ class _Project:
         if time.monotonic() - self.listed_at < REFRESH_SECONDS:
             return
         found: Dict[str, _Module] = {}
+        nearest: Dict[Path, Optional[Path]] = {}
         for file in self.walker.select([str(self.root)]).files:
             if len(found) >= MAX_MODULES:
                 break
@@ -86,7 +88,9 @@ class _Project:
                 continue
             text = _read(file, stamp)
             if text is not None:
-                found[relative] = _Module(file, stamp, _words(text), _words(_import_lines(text)))
+                pyproject = _pyproject(file.parent, nearest)
+                imported = _words(_import_lines(text))
+                found[relative] = _Module(file, stamp, _words(text), imported, pyproject)
         self.modules = found
         self.listed_at = time.monotonic()
 
@@ -117,8 +121,9 @@ class Projects:
         dotted = module_name(own)
         if project is not None and dotted:
             project.refresh()
+            mine = _pyproject(Path(path).parent, {})
             for relative, module in project.modules.items():
-                if relative != own and module.may_call(dotted):
+                if relative != own and module.pyproject == mine and module.may_call(dotted):
                     index = self._index(module)
                     if index is not None:
                         modules[relative] = index
@@ -151,6 +156,28 @@ class Projects:
                 self._indexes.popitem(last=False)
         self._indexes.move_to_end(key)
         return index
+
+
+def _pyproject(folder: Path, nearest: Dict[Path, Optional[Path]]) -> Optional[Path]:
+    """The nearest pyproject.toml at or above ``folder`` (as ``settings.Configs`` finds a
+    file's project: modules of a sub-project below the root are not evidence)."""
+    folder = Path(os.path.abspath(folder))
+    seen: List[Path] = []
+    found: Optional[Path] = None
+    while True:
+        if folder in nearest:
+            found = nearest[folder]
+            break
+        seen.append(folder)
+        if (folder / PYPROJECT).is_file():
+            found = folder / PYPROJECT
+            break
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for each in seen:
+        nearest[each] = found
+    return found
 
 
 def _words(text: str) -> FrozenSet[str]:

@@ -11,6 +11,7 @@ from localtypes.lsp.config import document_settings
 from localtypes.lsp.project import Projects
 from localtypes.run.discovery import Walker
 from localtypes.run.project import project_facts
+from localtypes.settings import Configs
 
 SHAPES = """\
 def scale(value, factor):
@@ -39,15 +40,26 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "other.py").write_text(UNRELATED, "utf-8")
     (tmp_path / "skip").mkdir()
     (tmp_path / "skip" / "uses.py").write_text(MAIN.replace("2.5", "'x'"), "utf-8")
+    # a project of its own below the root: its call sites are not evidence
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "pyproject.toml").write_text("", "utf-8")
+    (tmp_path / "sub" / "caller.py").write_text(MAIN.replace("2.5", "b'x'"), "utf-8")
     return tmp_path / "pkg" / "shapes.py"
 
 
 def cli_facts(module: Path) -> object:
-    """What the CLI's run gives ``localtypes annotate MODULE`` as evidence."""
+    """What the CLI's run gives ``localtypes annotate MODULE`` as evidence (as the
+    runner calls it: only the modules whose nearest pyproject.toml is the module's)."""
     root = module.parents[1]
-    settings, _ = document_settings(str(module), None, {})
+    configs = Configs(module.parent, {})
+    mine = configs.for_file(module).pyproject
+
+    def belongs(other: str) -> bool:
+        return configs.for_file(Path(other)).pyproject == mine
+
+    settings = configs.for_file(module).settings
     walker = Walker(root, settings.include, settings.exclude)
-    return project_facts(root, walker, [str(module)], None).files[str(module)]
+    return project_facts(root, walker, [str(module)], None, belongs).files[str(module)]
 
 
 def test_the_same_evidence_as_the_cli(project: Path) -> None:
@@ -55,6 +67,7 @@ def test_the_same_evidence_as_the_cli(project: Path) -> None:
     facts = Projects().facts(SHAPES, str(project), settings)
     assert facts == cli_facts(project)
     assert any(f.startswith("xs") for f in facts[("scale", 0, "value")])  # from main.py
+    assert not any("bytes" in f for f in facts[("scale", 0, "value")])  # not from sub/
 
 
 def test_the_buffer_not_the_disk_for_its_own_module(project: Path) -> None:

@@ -15,7 +15,7 @@ from localtypes.analysis.extract import extract
 from localtypes.analysis.project import ModuleFacts, ProjectIndex
 from localtypes.analysis.slots import STATIC_PREFIXES, ModuleInfo, Slot, SlotKind
 from localtypes.edit.plan import Added, Reason, Rejection, SlotGuess, WriteOptions
-from localtypes.edit.rounds import WriteResult, write, write_rounds
+from localtypes.edit.rounds import WriteResult, write_rounds
 from localtypes.edit.skips import find_skips
 from localtypes.edit.target import resolve_target
 from localtypes.model.predictor import ModelInfo, Predictor, TypeGuess, default_predictor
@@ -318,8 +318,9 @@ def annotate_slot(
     if skips.file or skips.covers(slot):
         said_no = Rejection(replace(slot, features=()), Reason.SKIP_COMMENT)
         return WriteResult(source, (), (said_no,))
-    candidate = SlotGuess(slot, label, 1.0)
-    return write(source, [candidate], options, filename=path or "<unknown>")
+    candidates = [SlotGuess(slot, label, 1.0)]
+    filename = path or "<unknown>"
+    return write_rounds(source, lambda _index: candidates, options, filename, 1, tree=tree)
 
 
 def check_annotated(

@@ -10,7 +10,8 @@ import pytest
 from lsp_client import sample_project
 
 from localtypes.analysis.slots import SlotKind
-from localtypes.api import annotate, check_annotated, project_facts
+from localtypes.api import annotate, annotate_slot, check_annotated, predict, project_facts
+from localtypes.edit.plan import Reason
 from localtypes.lsp.analysis import Analysis, analyse, project_path
 from localtypes.lsp.config import document_settings
 from localtypes.lsp.edits import replacements
@@ -108,3 +109,22 @@ def test_more_guesses_than_annotate_weighs(found: Analysis, predictor: Predictor
     assert {len(v.guesses) for v in wide.views} == {7}
     assert [h.added.text for h in wide.hints] == [h.added.text for h in found.hints]
     assert {len(v.guesses) for v in found.views} == {5}
+
+
+def test_where_the_user_said_no(predictor: Predictor) -> None:
+    settings, _ = document_settings(None, None, {})
+    text = (
+        "def count_words(text, limit=10):  # localtypes: skip\n"
+        "    return len(text.split()[:limit])\n\n\n"
+        "def count_lines(text, limit=10):\n"
+        "    return len(text.splitlines()[:limit])\n"
+    )
+    found = analyse(text, None, settings, predictor)
+    assert {h.view.slot.scope for h in found.hints} == {"count_lines"}
+    assert {v.slot.scope for v in found.views} == {"count_lines"}  # no quick fixes either
+    assert any(found.candidates(v) for v in found.views)
+    # and the core refuses a chosen label there too
+    slot = next(s.slot for s in predict(text, predictor=predictor).slots if s.slot.name == "text")
+    result = annotate_slot(text, slot, "str", settings=settings)
+    assert result.source == text and not result.added
+    assert [r.reason for r in result.skipped] == [Reason.SKIP_COMMENT]

@@ -7,6 +7,7 @@ The runner prints nothing itself: the ``Report`` it is given says it all.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import (
@@ -26,7 +27,7 @@ from localtypes.run.cache import Cache, UnsafeCacheError
 from localtypes.run.concurrency import annotate_files
 from localtypes.run.discovery import Walker, project_root
 from localtypes.run.project import Evidence, project_facts, remember_written
-from localtypes.run.report import FileOutcome, Report
+from localtypes.run.report import FileOutcome, Report, Status
 from localtypes.run.task import Mode, Options, from_cache
 from localtypes.settings import Config, Configs, Settings, shown
 
@@ -66,6 +67,8 @@ def run(
     for raw, reason in selection.problems:
         report.fail(raw, reason)
     files = [str(path) for path in selection.files]
+    if stubs is not None:
+        files = _one_stub_each(files, report)
     if settings.verify:
         from localtypes.verify import require_checker
 
@@ -179,6 +182,22 @@ def _projects(files: Sequence[str], configs: Configs, root: Path) -> List[_Proje
             )
         project.files.append(path)
     return list(found.values())
+
+
+def _one_stub_each(files: List[str], report: Report) -> List[str]:
+    """--stubs: a module given as both ``m.py`` and ``m.pyi`` has one stub, and it is the
+    project's own ``m.pyi`` (what a type checker reads): ``m.py`` is skipped, not written
+    over it."""
+    given = {os.path.realpath(path) for path in files}
+    kept = []
+    for path in files:
+        real = os.path.realpath(path)
+        if real.endswith(".py") and real + "i" in given:
+            reason = "--stubs: its stub is the .pyi beside it, written from that one"
+            report.record(FileOutcome(path, Status.SKIPPED, reason=reason))
+        else:
+            kept.append(path)
+    return kept
 
 
 def _stubs(out: str, paths: Sequence[str]) -> Tuple[str, str]:

@@ -95,6 +95,19 @@ def test_stubs_type_check_with_mypy_against_a_caller(tmp_path: Path, greeter_sou
     assert all(line.endswith("[no-untyped-def]") for line in errors if line not in mine)
 
 
+def test_a_module_with_its_own_pyi_gets_that_stub(tmp_path: Path, greeter_source: str) -> None:
+    """``m.py`` and ``m.pyi`` both map to ``OUT/m.pyi``: the project's own stub is the one
+    written (from the .pyi), the .py is named as skipped, never written over it."""
+    make_package(tmp_path, greeter_source)
+    own = "def exists(path, follow_symlinks=...): ...\n"
+    (tmp_path / "pkg" / "mod0.pyi").write_text(own, "utf-8")
+    code, _, err = run(["annotate", "--stubs", "out", "-v", "-j", "1", "pkg"])
+    assert code == 0, err
+    assert "pkg/mod0.py skipped (--stubs: its stub is the .pyi beside it" in err
+    stub = (tmp_path / "out/pkg/mod0.pyi").read_text("utf-8")
+    assert "class Greeter" not in stub and "def exists(" in stub  # from the .pyi
+
+
 @pytest.mark.parametrize(
     ("out", "message"),
     [

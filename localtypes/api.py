@@ -396,6 +396,11 @@ def explain(
                 evidence=explaining.evidence_groups(slot.features),
                 verdict=explaining.verdict(slot, record, kinds, threshold),
                 record=record,
+                without=explaining.without_each_group(
+                    slot, prediction.info, guesses[0].label, predictor
+                )
+                if guesses
+                else (),
             )
         )
     return explaining.Explanation(path, line, column, threshold, tuple(out))

@@ -12,12 +12,12 @@ grouping of features and the text rendering.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-from localtypes.analysis.slots import Slot
+from localtypes.analysis.slots import ModuleInfo, Slot
 from localtypes.errors import LocaltypesError
-from localtypes.model.predictor import TypeGuess
+from localtypes.model.predictor import Predictor, TypeGuess
 from localtypes.run.records import ADD, SlotRecord, static_decision
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ class SlotExplanation:
     evidence: Tuple[Tuple[str, Tuple[str, ...]], ...]  # (group, features), groups in order
     verdict: str  # what annotate does, in words
     record: Optional[SlotRecord]  # annotate's record of the slot; None: not a candidate
+    # How much each group weighed: the top guess's confidence with that group's features
+    # left out (the rest as they are), by group. Empty when there is no guess.
+    without: Tuple[Tuple[str, float], ...] = ()
 
     def to_dict(self) -> Dict[str, Any]:
         slot = self.slot
@@ -72,6 +75,7 @@ class SlotExplanation:
             ],
             "static": self.static,
             "evidence": {group: list(features) for group, features in self.evidence},
+            "top_guess_without": {group: round(conf, 4) for group, conf in self.without},
             "annotate": {
                 "verdict": self.verdict,
                 "action": None if self.record is None else self.record.action,
@@ -112,12 +116,31 @@ class Explanation:
                 head += f" (annotated: {slot.annotation})"
             lines = [head, "  model's guesses:"]
             lines += [f"    {g.confidence:6.1%}  {g.label}" for g in item.guesses] or ["    none"]
-            lines.append("  evidence the model read:")
-            for group, features in item.evidence:
-                lines.append(f"    {group}: {', '.join(_readable(f) for f in features)}")
+            lines += _evidence_lines(item)
             lines.append(f"  annotate: {item.verdict}")
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
+
+
+def _evidence_lines(item: SlotExplanation) -> List[str]:
+    """The evidence, the group that weighed most first: with a guess, each group says what
+    the top guess's confidence would be without it."""
+    without = dict(item.without)
+    if not without or not item.guesses:
+        lines = ["  evidence the model read:"]
+        for group, features in item.evidence:
+            lines.append(f"    {group}: {', '.join(_readable(f) for f in features)}")
+        return lines
+    top = item.guesses[0]
+    lines = ["  evidence the model read, heaviest first "
+             f"([...]: {top.label}'s confidence without that group):"]  # fmt: skip
+    ordered = sorted(item.evidence, key=lambda entry: without.get(entry[0], top.confidence))
+    for group, features in ordered:
+        shown = ", ".join(_readable(f) for f in features)
+        conf = without.get(group)
+        weight = "" if conf is None else f" [{conf:.1%}]"
+        lines.append(f"    {group}{weight}: {shown}")
+    return lines
 
 
 _WORDS = {"sd": "from the default:", "sr": "from what it returns:", "sv": "from the value:"}
@@ -141,6 +164,32 @@ def evidence_groups(features: Sequence[str]) -> Tuple[Tuple[str, Tuple[str, ...]
         grouped.setdefault(_GROUP_OF.get(prefix, _CONTEXT), []).append(feature)
     order = [name for name, _ in _GROUPS] + [_CONTEXT]
     return tuple((name, tuple(grouped[name])) for name in order if name in grouped)
+
+
+def without_each_group(
+    slot: Slot, info: ModuleInfo, top_label: str, predictor: Predictor
+) -> Tuple[Tuple[str, float], ...]:
+    """The confidence of ``top_label`` for ``slot`` with each evidence group's features
+    left out, in one model call (copies of the slot, one per group, scored together: a
+    slot's scores depend on its own features and the module's visible names only). A
+    label that falls out of the ranked answers counts as 0."""
+    from localtypes.analysis.slots import ExtractedModule
+    from localtypes.settings import MAX_TOP_K
+
+    groups = evidence_groups(slot.features)
+    if not groups:
+        return ()
+    variants = []
+    for _, features in groups:
+        dropped = set(features)
+        kept = tuple(feature for feature in slot.features if feature not in dropped)
+        variants.append(replace(slot, features=kept))
+    ranked = predictor.predict(ExtractedModule(tuple(variants), info), top_k=MAX_TOP_K)
+    out = []
+    for (group, _), guesses in zip(groups, ranked):
+        conf = next((g.confidence for g in guesses if g.label == top_label), 0.0)
+        out.append((group, conf))
+    return tuple(out)
 
 
 def pick_slots(slots: Sequence[Slot], line: int, column: Optional[int]) -> List[int]:

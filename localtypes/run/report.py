@@ -138,7 +138,7 @@ class Report:
         if self.verbose:
             self._say(
                 f"localtypes {__version__}: model {store.name} {store.version} ({store.path}); "
-                f"{files} files under {root}"
+                f"{_plural(files, 'file')} under {root}"
             )
             for target in self.targets:
                 self._say(f"  {target}")

@@ -156,7 +156,7 @@ def test_run_prints_nothing_itself(
     assert capsys.readouterr() == ("", "")
     assert out.getvalue().startswith("--- a/")
     lines = err.getvalue().splitlines()
-    assert lines[0].startswith("localtypes ") and f"1 files under {tmp_path}" in lines[0]
+    assert lines[0].startswith("localtypes ") and f"1 file under {tmp_path}" in lines[0]
     assert lines[1] == "  Target Python 3.9 (the settings given)"
     assert lines[2].startswith("would annotate ")
     assert lines[3] == "1 file would be annotated, 0 files unchanged."

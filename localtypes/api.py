@@ -220,7 +220,7 @@ def annotate(
     tree = parse_source(source)  # SourceError before any work
     skips = find_skips(source, tree)
     options = _write_options(
-        settings, predictor.info.threshold if threshold is None else threshold, tree
+        settings, predictor.info.threshold if threshold is None else threshold, tree, source
     )
     if skips.file:
         return AnnotateResult(
@@ -286,11 +286,13 @@ def _said_no(slots: Iterable[Slot], options: WriteOptions) -> Tuple[Rejection, .
     )
 
 
-def _write_options(settings: Settings, min_confidence: float, tree: ast.Module) -> WriteOptions:
+def _write_options(
+    settings: Settings, min_confidence: float, tree: ast.Module, text: str
+) -> WriteOptions:
     return WriteOptions(
         min_confidence=min_confidence,
         kinds=frozenset(settings.kinds),
-        target_version=resolve_target(settings.target_version, tree),
+        target_version=resolve_target(settings.target_version, tree, text),
     )
 
 
@@ -313,7 +315,7 @@ def annotate_slot(
     """
     settings = settings or Settings()
     tree = parse_source(source)
-    options = _write_options(settings, 0.0, tree)
+    options = _write_options(settings, 0.0, tree, source)
     skips = find_skips(source, tree)
     if skips.file or skips.covers(slot):
         said_no = Rejection(replace(slot, features=()), Reason.SKIP_COMMENT)

@@ -10,6 +10,8 @@ annotation the oldest supported Python cannot run.
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from typing import Callable, Dict, Optional, Tuple
 
 from localtypes.edit.stdtypes import TYPING_MIN_VERSION
@@ -18,9 +20,41 @@ from localtypes.settings import OLDEST_SUPPORTED
 Version = Tuple[int, int]
 
 
-def resolve_target(configured: Optional[Version], tree: ast.Module) -> Version:
-    """``configured`` if given, else what ``infer_target`` finds in ``tree``."""
-    return configured if configured is not None else infer_target(tree)[0]
+def resolve_target(
+    configured: Optional[Version], tree: ast.Module, text: Optional[str] = None
+) -> Version:
+    """``configured`` if given, else what ``infer_target`` finds in ``tree`` (whose
+    source, when given as ``text``, is looked at first: see ``may_need_newer``)."""
+    if configured is not None:
+        return configured
+    if text is not None and not may_need_newer(text, OLDEST_SUPPORTED):
+        return OLDEST_SUPPORTED
+    return infer_target(tree)[0]
+
+
+def may_need_newer(text: str, floor: Version) -> bool:
+    """Whether the source ``text`` holds anything that could need a Python newer than
+    ``floor``. A look at the text, for a walk of the whole tree costs about 5% of a run and
+    most files hold nothing of the kind: False is certain (every construct
+    ``syntax_floor`` knows leaves a mark in the text), True only means "walk the tree"."""
+    for literal, pattern in _marks_above(floor):
+        if literal in text and (pattern is None or pattern.search(text)):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=8)
+def _marks_above(floor: Version) -> Tuple[Tuple[str, Optional[re.Pattern[str]]], ...]:
+    """The marks of the constructs newer than ``floor``: a literal that must be in the
+    text (a fast scan), then the pattern that must match (only where it is)."""
+    marks = [
+        (literal, re.compile(pattern, re.MULTILINE) if pattern else None)
+        for version, literal, pattern in _MARKS
+        if version > floor
+    ]
+    # ``from typing import Self``: the name alone (a word of it is rare enough to walk)
+    marks += [(name, None) for name, version in TYPING_MIN_VERSION.items() if version > floor]
+    return tuple(marks)
 
 
 def infer_target(tree: ast.Module) -> Tuple[Version, str]:
@@ -110,6 +144,31 @@ for _name, _found in _NEWER.items():
         _CHECKS[_node] = _constant(_found)
 
 
+# What each construct of ``_CHECKS`` leaves in the text (wider than the construct: a
+# mark that also matches other code only costs a walk), typing's names aside: a literal
+# that must be there, then a pattern (or none) that must match.
+_MARKS: Tuple[Tuple[Version, str, str], ...] = (
+    ((3, 8), ":=", ""),
+    ((3, 8), "/", r"/\s*[,)]"),  # ``def f(a, /)``
+    ((3, 10), "match", r"^\s*match\b"),
+    ((3, 11), "except", r"except\s*\*"),
+    ((3, 11), "*", r"\[[^\[\]()]*\*[\w(\[]"),  # ``tuple[int, *Ts]`` (``x[(*a, b)]`` is older)
+    ((3, 11), "*", r":\s*\*"),  # ``*args: *Ts``
+    ((3, 12), "[", r"\b(?:def|class)\s+\w+\s*\["),  # ``def f[T]()``
+    ((3, 12), "type", r"^\s*type\b"),  # ``type X = ...``
+)
+
+
 def _starred_index(index: ast.expr) -> bool:
-    elements = index.elts if isinstance(index, ast.Tuple) else [index]
-    return any(isinstance(element, ast.Starred) for element in elements)
+    """``x[*a]``, ``x[i, *a]``: 3.11 syntax; ``x[(*a, i)]`` (a parenthesized tuple, its
+    own brackets around its first and last elements) has always been valid."""
+    if not isinstance(index, ast.Tuple):
+        return isinstance(index, ast.Starred)
+    if not any(isinstance(element, ast.Starred) for element in index.elts):
+        return False
+    first, last = index.elts[0], index.elts[-1]
+    parenthesized = (index.col_offset, index.lineno) != (first.col_offset, first.lineno) and (
+        index.end_col_offset,
+        index.end_lineno,
+    ) != (last.end_col_offset, last.end_lineno)
+    return not parenthesized

@@ -166,7 +166,7 @@ def _stub(
     try:
         text = decode_source(new or old).text
         # the file's own target, as annotate inferred it (never the running Python)
-        target = resolve_target(options.settings.target_version, parse_source(text))
+        target = resolve_target(options.settings.target_version, parse_source(text), text)
         write_stub(path, text, out, root, target)
     except (OSError, ValueError, LocaltypesError) as exc:  # ValueError: outside the root
         return FileOutcome.failure(path, f"cannot write its stub: {exc}")

@@ -40,6 +40,11 @@ MAX_SLOTS = 1500
 # Measured peaks (see the module's docstring), rounded up.
 TREE_BYTES_PER_BYTE = 960
 MODEL_BYTES = 40 << 20
+# ``"verify": true``: mypy checks the module (and its context) in this process. Over
+# examples/inventory.py the first such request added 82 MiB to the peak (mypy's imports
+# and caches, which stay), later ones 19 MiB (tests/service/test_memory.py). mypy's own
+# growth with the size of the code is not planned beyond this.
+VERIFY_BYTES = 96 << 20
 # Per HTTP thread and byte of body: waitress's buffer, the bytes read, the text (up to four
 # bytes a character when one character needs them) and the JSON document.
 READ_BYTES_PER_BYTE = 7
@@ -86,9 +91,11 @@ def trees(endpoint: str) -> int:
     return 1 if endpoint == "/predict" else 2
 
 
-def request_cost(endpoint: str, body_bytes: int) -> int:
-    """Bytes reserved for one request's model work (parse, features, model, answer)."""
-    return MODEL_BYTES + trees(endpoint) * TREE_BYTES_PER_BYTE * max(0, body_bytes)
+def request_cost(endpoint: str, body_bytes: int, verify: bool = False) -> int:
+    """Bytes reserved for one request's model work (parse, features, model, answer), and
+    with ``verify`` the type checker's run."""
+    cost = MODEL_BYTES + trees(endpoint) * TREE_BYTES_PER_BYTE * max(0, body_bytes)
+    return cost + (VERIFY_BYTES if verify else 0)
 
 
 @dataclass(frozen=True)

@@ -328,7 +328,7 @@ class App:
             )
             return result.to_dict()
 
-        document = self._run_model(work, environ)
+        document = self._run_model(work, environ, verify=settings.verify)
         return json_reply(200, document)
 
     def _type4py(self, environ: WSGIEnvironment) -> Reply:
@@ -365,13 +365,15 @@ class App:
         return self.predictor
 
     def _run_model(
-        self, work: Callable[[], Dict[str, Any]], environ: WSGIEnvironment
+        self, work: Callable[[], Dict[str, Any]], environ: WSGIEnvironment, verify: bool = False
     ) -> Dict[str, Any]:
-        """Run ``work`` on a worker within the queue and time limits; map errors to replies."""
+        """Run ``work`` on a worker within the queue and time limits; map errors to replies.
+        ``verify``: the work runs the type checker too (it reserves more memory)."""
         settings = self.settings
         submitted = time.perf_counter()
         # Reserved before the source is parsed, given back when the work has really ended.
-        cost = request_cost(str(environ.get("PATH_INFO")), content_length(environ))
+        path = str(environ.get("PATH_INFO"))
+        cost = request_cost(path, content_length(environ), verify)
         memory = self.memory
 
         def timed() -> Dict[str, Any]:

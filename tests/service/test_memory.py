@@ -239,3 +239,34 @@ def test_the_largest_allowed_requests_stay_under_the_manifests_limit(
     if "budget_bytes" in ready:
         assert peak - int(ready["baseline_bytes"]) <= int(ready["budget_bytes"])
     wait_until(lambda: request(url + "/v2/health/live").status == 200, what="alive")
+
+
+@pytest.mark.slow
+def test_a_verify_request_stays_within_what_it_reserves(
+    manifest_server: Tuple[subprocess.Popen[str], str, Dict[str, Any]],
+) -> None:
+    """``"verify": true`` runs mypy in the server's process: the peak each request adds
+    (measured from a reset high-water mark), the first one with mypy's imports included,
+    fits in the reservation such a request makes."""
+    pytest.importorskip("mypy", reason="the verify extra is not installed")
+    process, url, _ = manifest_server
+    source = (ROOT / "examples" / "inventory.py").read_text(encoding="utf-8")
+    added = []
+    for name in ("Item", "Good"):  # the first pays mypy's imports and caches
+        body = json.dumps(
+            {"source": source.replace("Item", name), "path": "shop/inventory.py", "verify": True}
+        ).encode()
+        try:
+            Path(f"/proc/{process.pid}/clear_refs").write_text("5")  # reset the high-water mark
+        except OSError:
+            pytest.skip("the peak resident size cannot be reset here (/proc/PID/clear_refs)")
+        before, _ = _peak_bytes(process.pid)
+        answer = request(url + "/annotate", body, content_type="application/json", timeout=120)
+        assert answer.status == 200, answer.body[:300]
+        peak, _ = _peak_bytes(process.pid)
+        added.append(peak - before)
+        reserved = request_cost("/annotate", len(body), verify=True)
+        assert peak - before <= reserved, (added, reserved)
+    print(f"\nverify requests: +{added[0] / MiB:.1f} MiB (first), +{added[1] / MiB:.1f} MiB;"
+          f" each reserves {reserved / MiB:.0f} MiB")  # fmt: skip
+    assert reserved - request_cost("/annotate", len(body)) == admission.VERIFY_BYTES

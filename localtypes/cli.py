@@ -16,9 +16,10 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 import click
 
 from localtypes import __version__
+from localtypes.configs import load_settings
 from localtypes.errors import LocaltypesError, SourceError
 from localtypes.run.report import EXIT_CODES, EXIT_FAILED, EXIT_USAGE
-from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings, load_settings
+from localtypes.settings import DEFAULT_TOP_K, MAX_TOP_K, Settings
 
 EXIT_INTERRUPTED = 130
 
@@ -191,11 +192,11 @@ def annotate(
     verbose: bool,
 ) -> int:
     """Write predicted type annotations into PATHS (files and folders), in place."""
+    from localtypes.configs import Configs
     from localtypes.run.discovery import common_folder
     from localtypes.run.report import Report
     from localtypes.run.runner import run
     from localtypes.run.task import Mode
-    from localtypes.settings import Configs
 
     # Each file takes its nearest pyproject.toml's settings; these flags override them all.
     configs = Configs(

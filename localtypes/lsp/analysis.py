@@ -24,6 +24,7 @@ from localtypes.api import (
     predict,
     project_facts,
 )
+from localtypes.configs import find_project_root
 from localtypes.edit.plan import Added
 from localtypes.edit.safety import UnsafeEditError
 from localtypes.edit.splice import signature_ends
@@ -33,7 +34,7 @@ from localtypes.lsp.text import Buffer
 from localtypes.model.predictor import Predictor, TypeGuess
 from localtypes.run.discovery import ROOT_MARKERS
 from localtypes.service.admission import MAX_SLOTS, GuardedPredictor, TooManySlots
-from localtypes.settings import Settings, find_project_root
+from localtypes.settings import Settings
 from localtypes.syntax import every_statement, parse_source
 
 Span = Tuple[int, int]  # indices into the text

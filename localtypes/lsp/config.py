@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from localtypes.settings import ConfigError, Settings, load_settings, parse_json_value
+from localtypes.configs import load_settings
+from localtypes.settings import ConfigError, Settings, parse_json_value
 
 # What an editor may override: what a user tunes while looking at hints.
 EDITOR_SETTINGS = ("min_confidence", "kinds", "top_k")

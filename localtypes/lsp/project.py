@@ -159,7 +159,7 @@ class Projects:
 
 
 def _pyproject(folder: Path, nearest: Dict[Path, Optional[Path]]) -> Optional[Path]:
-    """The nearest pyproject.toml at or above ``folder`` (as ``settings.Configs`` finds a
+    """The nearest pyproject.toml at or above ``folder`` (as ``configs.Configs`` finds a
     file's project: modules of a sub-project below the root are not evidence)."""
     folder = Path(os.path.abspath(folder))
     seen: List[Path] = []

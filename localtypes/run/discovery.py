@@ -3,7 +3,7 @@
 Globs use the syntax of .gitignore (the ``pathspec`` package). Those of a pyproject.toml
 are matched against paths relative to its folder, so ``exclude = ["tests/data/"]`` means
 the same whichever folder is named on the command line, and each sub-project of a
-monorepo has its own (``settings.Configs``: a file's nearest pyproject.toml); those of the
+monorepo has its own (``configs.Configs``: a file's nearest pyproject.toml); those of the
 environment and flags, against paths relative to the run's root.
 """
 
@@ -16,7 +16,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pathspec
 
-from localtypes.settings import PYPROJECT, Config, Configs, find_project_root
+from localtypes.configs import Config, Configs, find_project_root
+from localtypes.settings import PYPROJECT
 
 # What marks the root of a project (and of its .gitignore files): the first found upwards.
 ROOT_MARKERS = (PYPROJECT, ".git", ".hg")

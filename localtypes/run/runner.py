@@ -23,13 +23,14 @@ from typing import (
 )
 
 from localtypes.analysis.project import ModuleFacts
+from localtypes.configs import Config, Configs, shown
 from localtypes.run.cache import Cache, UnsafeCacheError
 from localtypes.run.concurrency import annotate_files
 from localtypes.run.discovery import Walker, project_root
 from localtypes.run.project import Evidence, project_facts, remember_written
 from localtypes.run.report import FileOutcome, Report, Status
 from localtypes.run.task import Mode, Options, from_cache
-from localtypes.settings import Config, Configs, Settings, shown
+from localtypes.settings import Settings
 
 if TYPE_CHECKING:
     from localtypes.model.store import ModelStore

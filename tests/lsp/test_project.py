@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from localtypes.configs import Configs
 from localtypes.lsp import project as project_module
 from localtypes.lsp.config import document_settings
 from localtypes.lsp.project import Projects
 from localtypes.run.discovery import Walker
 from localtypes.run.project import project_facts
-from localtypes.settings import Configs
 
 SHAPES = """\
 def scale(value, factor):

@@ -8,8 +8,8 @@ from typing import Iterator, List, Sequence
 
 import pytest
 
+from localtypes.configs import find_project_root
 from localtypes.run.discovery import ROOT_MARKERS, Walker, project_root
-from localtypes.settings import find_project_root
 
 
 def touch(root: Path, *names: str) -> None:

@@ -79,7 +79,7 @@ def test_evidence_is_filed_under_the_annotated_tree_too(tmp_path: Path) -> None:
 
 def test_a_sub_project_below_the_root_is_not_evidence(tmp_path: Path) -> None:
     """A monorepo: modules under another pyproject.toml belong to another project."""
-    from localtypes.settings import Configs
+    from localtypes.configs import Configs
 
     root = _tree(tmp_path)
     (root / "pyproject.toml").write_text("")

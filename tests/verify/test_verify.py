@@ -266,7 +266,8 @@ def test_errors_of_modules_the_other_tree_checked_map_to_the_project(tmp_path: P
 
 
 def test_the_cache_key_and_the_settings_know_verify(tmp_path: Path) -> None:
-    from localtypes.settings import Settings, load_settings
+    from localtypes.configs import load_settings
+    from localtypes.settings import Settings
 
     assert Settings(verify=True).cache_key("sha", 0.7) != Settings().cache_key("sha", 0.7)
     (tmp_path / "pyproject.toml").write_text("[tool.localtypes]\nverify = true\n")

@@ -19,7 +19,7 @@ from typing import Dict, List
 
 import pytest
 from terminal import Terminal
-from trees import isolate, run
+from trees import ANNOTATED, isolate, make_package, run, snapshot
 
 from localtypes.cli import main
 from localtypes.model.predictor import Predictor
@@ -32,7 +32,6 @@ def repo_env() -> Dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 
-ANNOTATED = "def already(x: int) -> int:\n    return x\n"
 BROKEN = "def broken(x:\n    return x\n"
 
 
@@ -43,23 +42,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_project(root: Path, source: str, copies: int = 1) -> Dict[str, Path]:
-    """A project with ``copies`` modules of ``source``, an annotated one and a pyproject.toml."""
-    (root / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.9"\n', "utf-8")
-    pkg = root / "pkg"
-    pkg.mkdir()
-    files = {}
-    for index in range(copies):
-        path = pkg / f"mod{index}.py"
-        path.write_text(source, encoding="utf-8")
-        files[path.name] = path
-    done = pkg / "done.py"
-    done.write_text(ANNOTATED, encoding="utf-8")
-    files[done.name] = done
-    return files
-
-
-def snapshot(root: Path) -> Dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.py"))}
+    """A project whose ``pkg/`` folder (no ``__init__.py``) holds the modules."""
+    return make_package(root, source, copies, package=False)
 
 
 # --- without the model: usage, help, configuration errors ------------------------------

@@ -30,12 +30,14 @@ def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def make_package(root: Path, source: str, copies: int = 1) -> Dict[str, Path]:
-    """``pkg/`` (a package) with ``copies`` modules of ``source`` and an annotated one."""
+def make_package(root: Path, source: str, copies: int = 1, package: bool = True) -> Dict[str, Path]:
+    """A project (a pyproject.toml) whose ``pkg/`` holds ``copies`` modules of ``source``
+    and an annotated one; ``package``: with an ``__init__.py`` (else a plain folder)."""
     (root / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.9"\n', "utf-8")
     pkg = root / "pkg"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text("", "utf-8")
+    if package:
+        (pkg / "__init__.py").write_text("", "utf-8")
     files = {}
     for index in range(copies):
         path = pkg / f"mod{index}.py"

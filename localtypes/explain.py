@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-from localtypes.analysis.slots import ModuleInfo, Slot
+from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot
 from localtypes.errors import LocaltypesError
 from localtypes.model.predictor import Predictor, TypeGuess
 from localtypes.run.records import ADD, SlotRecord, static_decision
+from localtypes.settings import MAX_TOP_K
 
 if TYPE_CHECKING:
     from localtypes.analysis.project import ModuleFacts
@@ -173,9 +174,6 @@ def without_each_group(
     left out, in one model call (copies of the slot, one per group, scored together: a
     slot's scores depend on its own features and the module's visible names only). A
     label that falls out of the ranked answers counts as 0."""
-    from localtypes.analysis.slots import ExtractedModule
-    from localtypes.settings import MAX_TOP_K
-
     groups = evidence_groups(slot.features)
     if not groups:
         return ()

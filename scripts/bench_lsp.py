@@ -29,25 +29,13 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Dict, List, TypeVar
 
+from bench_server import percentile, rss_mb  # the same measures as the service's bench
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = Path(sysconfig.get_paths()["stdlib"]) / "textwrap.py"
 T = TypeVar("T")
-
-
-def rss_mb(pid: int, key: str = "VmRSS") -> float:
-    """Resident memory of ``pid`` (VmHWM: the peak since it started), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def percentile(samples: List[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def timed(awaitable: Awaitable[T]) -> tuple[T, float]:
@@ -192,7 +180,7 @@ def main() -> None:
         if samples:
             print(
                 f"{name:<34} {len(samples):>4} {statistics.median(samples):>8.1f} "
-                f"{percentile(samples, 0.95):>8.1f} {max(samples):>8.1f}"
+                f"{percentile(samples, 95):>8.1f} {max(samples):>8.1f}"
             )
     print(
         f"server RSS: {result['rss_mb']:.0f} MiB now, {result['peak_rss_mb']:.0f} MiB peak; "

@@ -8,7 +8,6 @@ file: ``pythonpath = ["tests"]`` makes them importable from tests in subfolders 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -25,13 +24,9 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     starts: they inherit the variable). The user's cache would carry results over from
     earlier runs, and a test that needs a cold run would pass once and then fail."""
     folder = tmp_path_factory.mktemp("localtypes-cache")
-    previous = os.environ.get("LOCALTYPES_CACHE_DIR")
-    os.environ["LOCALTYPES_CACHE_DIR"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("LOCALTYPES_CACHE_DIR", None)
-    else:
-        os.environ["LOCALTYPES_CACHE_DIR"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOCALTYPES_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -98,6 +98,15 @@ class LocaltypesServer(LanguageServer):
         if found.problem:
             self.tell(f"{_name(uri)}: no predictions: {found.problem}", types.MessageType.Log)
         return found
+
+    async def current(self, uri: str) -> Optional[Tuple[Analysis, Buffer]]:
+        """The analysis of the buffer and the buffer, while it still holds the text that
+        was analysed; None otherwise (no such buffer, or it changed meanwhile)."""
+        found = await self.analysis(uri)
+        buffer = self.buffers.get(uri)
+        if found is None or buffer is None or buffer.text != found.text:
+            return None
+        return found, buffer
 
     def _is_current(self, uri: str, text: str) -> bool:
         buffer = self.buffers.get(uri)
@@ -254,12 +263,11 @@ def make_server() -> LocaltypesServer:
     ) -> List[types.InlayHint]:
         uri = params.text_document.uri
         try:
-            found = await ls.analysis(uri)
-            buffer = ls.buffers.get(uri)
-            if found is None or buffer is None or buffer.text != found.text:
+            current = await ls.current(uri)
+            if current is None:
                 return []
-            first = buffer.offset(params.range.start.line, params.range.start.character)
-            last = buffer.offset(params.range.end.line, params.range.end.character)
+            found, buffer = current
+            first, last = _span(buffer, params.range)
             shown = [h for h in found.hints if first <= h.view.insert_at <= last]
             eager = not ls.resolves_edits()
             if eager:  # the client takes the edits now or never
@@ -303,15 +311,14 @@ def make_server() -> LocaltypesServer:
     ) -> List[types.CodeAction]:
         uri = params.text_document.uri
         try:
-            found = await ls.analysis(uri)
-            buffer = ls.buffers.get(uri)
-            if found is None or buffer is None or buffer.text != found.text:
+            current = await ls.current(uri)
+            if current is None:
                 return []
+            found, buffer = current
             only = params.context.only
             actions: List[types.CodeAction] = []
             if _matches(types.CodeActionKind.QuickFix, only):
-                first = buffer.offset(params.range.start.line, params.range.start.character)
-                last = buffer.offset(params.range.end.line, params.range.end.character)
+                first, last = _span(buffer, params.range)
                 for view in found.view_at(first, last):
                     actions.extend(await _quick_fixes(ls, uri, buffer, found, view))
             if _matches(SOURCE_ACTION, only) and found.annotated not in (None, found.text):
@@ -330,6 +337,14 @@ def make_server() -> LocaltypesServer:
             return []
 
     return server
+
+
+def _span(buffer: Buffer, where: types.Range) -> Tuple[int, int]:
+    """The offsets in ``buffer`` where an editor's range starts and ends."""
+    return (
+        buffer.offset(where.start.line, where.start.character),
+        buffer.offset(where.end.line, where.end.character),
+    )
 
 
 def _inlay_hint(

@@ -27,7 +27,7 @@ from localtypes.analysis.slots import STATIC_PREFIXES
 from localtypes.run.report import FileOutcome, Report
 
 if TYPE_CHECKING:
-    from localtypes.analysis.slots import SlotKey
+    from localtypes.analysis.slots import Slot, SlotKey
     from localtypes.api import AnnotateResult
     from localtypes.edit.plan import Added, Rejection, SlotGuess
     from localtypes.model.store import ModelStore
@@ -184,11 +184,7 @@ def slot_records(
         out.append(
             SlotRecord(
                 action=ADD,
-                kind=added.slot.kind.value,
-                qualname=added.slot.qualname,
-                name=added.slot.name,
-                line=added.slot.line,
-                column=added.slot.column,
+                **_where(added.slot),
                 type=added.label,
                 confidence=added.confidence,
                 annotation=added.text,
@@ -207,11 +203,7 @@ def slot_records(
         out.append(
             SlotRecord(
                 action=SKIP,
-                kind=skipped.slot.kind.value,
-                qualname=skipped.slot.qualname,
-                name=skipped.slot.name,
-                line=skipped.slot.line,
-                column=skipped.slot.column,
+                **_where(skipped.slot),
                 type=skipped.label,
                 confidence=skipped.confidence,
                 reason=skipped.reason.value,
@@ -222,6 +214,17 @@ def slot_records(
         )
     out.sort(key=lambda record: (record.line, record.column, record.kind))
     return tuple(out)
+
+
+def _where(slot: Slot) -> Dict[str, Any]:
+    """The fields of a record that say which slot it is about."""
+    return {
+        "kind": slot.kind.value,
+        "qualname": slot.qualname,
+        "name": slot.name,
+        "line": slot.line,
+        "column": slot.column,
+    }
 
 
 def records_to_json(records: Optional[Sequence[SlotRecord]]) -> Optional[List[Any]]:

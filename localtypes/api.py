@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, 
 
 from localtypes.analysis.extract import extract
 from localtypes.analysis.project import ModuleFacts, ProjectIndex
-from localtypes.analysis.slots import STATIC_PREFIXES, ModuleInfo, Slot, SlotKind
+from localtypes.analysis.slots import STATIC_PREFIXES, ExtractedModule, ModuleInfo, Slot, SlotKind
 from localtypes.edit.plan import Added, Reason, Rejection, SlotGuess, WriteOptions
 from localtypes.edit.rounds import WriteResult, write_rounds
 from localtypes.edit.skips import find_skips
@@ -115,7 +115,12 @@ def _predict(
     if not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
     predictor = predictor or default_predictor()
-    module = extract(source, index=index, facts=facts)
+    return _prediction_of(extract(source, index=index, facts=facts), path, top_k, predictor)
+
+
+def _prediction_of(
+    module: ExtractedModule, path: Optional[str], top_k: int, predictor: Predictor
+) -> Prediction:
     guesses = predictor.predict(module, top_k=top_k)
     return Prediction(
         model=predictor.info,
@@ -374,7 +379,10 @@ def explain(
     predictor = predictor or default_predictor(settings.model)
     if facts is None and context:
         facts = project_facts(source, path, context)
-    prediction = _predict(source, path, top_k, predictor, None, facts)
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
+    module = extract(source, facts=facts)
+    prediction = _prediction_of(module, path, top_k, predictor)
     slots = [item.slot for item in prediction.slots]
     chosen = explaining.pick_slots(slots, line, column)
     if not chosen:
@@ -398,9 +406,7 @@ def explain(
                 evidence=explaining.evidence_groups(slot.features),
                 verdict=explaining.verdict(slot, record, kinds, threshold),
                 record=record,
-                without=explaining.without_each_group(
-                    slot, prediction.info, guesses[0].label, predictor
-                )
+                without=explaining.without_each_group(slot, module, guesses[0].label, predictor)
                 if guesses
                 else (),
             )

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot
+from localtypes.analysis.slots import ExtractedModule, Slot
 from localtypes.errors import LocaltypesError
 from localtypes.model.predictor import Predictor, TypeGuess
 from localtypes.run.records import ADD, SlotRecord, static_decision
@@ -168,21 +168,30 @@ def evidence_groups(features: Sequence[str]) -> Tuple[Tuple[str, Tuple[str, ...]
 
 
 def without_each_group(
-    slot: Slot, info: ModuleInfo, top_label: str, predictor: Predictor
+    slot: Slot, module: ExtractedModule, top_label: str, predictor: Predictor
 ) -> Tuple[Tuple[str, float], ...]:
-    """The confidence of ``top_label`` for ``slot`` with each evidence group's features
-    left out, in one model call (copies of the slot, one per group, scored together: a
-    slot's scores depend on its own features and the module's visible names only). A
-    label that falls out of the ranked answers counts as 0."""
+    """The confidence of ``top_label`` for ``slot`` (of ``module``) with each evidence
+    group's features left out, in one model call: copies of the slot, one per group,
+    scored together (a slot's scores depend on its own features, the module's visible
+    names, and with a second pass the first pass's answers for the slots it relates to,
+    which stay as they are). A label that falls out of the ranked answers counts as 0."""
     groups = evidence_groups(slot.features)
     if not groups:
         return ()
     variants = []
-    for _, features in groups:
+    relations = module.relations.get(slot.key, ())
+    for number, (_, features) in enumerate(groups):
         dropped = set(features)
         kept = tuple(feature for feature in slot.features if feature not in dropped)
-        variants.append(replace(slot, features=kept))
-    ranked = predictor.predict(ExtractedModule(tuple(variants), info), top_k=MAX_TOP_K)
+        # an occurrence no real slot has: each copy is a slot of its own to the first pass
+        variants.append(replace(slot, features=kept, occurrence=-1 - number))
+    copies = ExtractedModule(
+        tuple(variants),
+        module.info,
+        relations={variant.key: relations for variant in variants},
+        context=module.slots,
+    )
+    ranked = predictor.predict(copies, top_k=MAX_TOP_K)
     out = []
     for (group, _), guesses in zip(groups, ranked):
         conf = next((g.confidence for g in guesses if g.label == top_label), 0.0)

@@ -14,7 +14,7 @@ import pickle
 import random
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from localtypes.analysis.extract import extract
 from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.project import ProjectIndex
-from localtypes.analysis.slots import ModuleInfo, Slot
+from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot, SlotKey
 from localtypes.errors import SourceError
 from localtypes.labels import ANY, LABELS_VERSION
 from localtypes.module import ModuleIndex
@@ -46,10 +46,24 @@ class ModuleRecord:
     path: str
     info: ModuleInfo
     slots: List[Slot]
+    # The module's slot relations, and the slots they name (labelled or not): the second
+    # pass needs first-pass answers for them as it would at run time.
+    relations: Dict[SlotKey, Tuple[Tuple[str, SlotKey], ...]] = field(default_factory=dict)
+    context: List[Slot] = field(default_factory=list)
 
     @property
     def labels(self) -> List[str]:
         return [slot.label or "" for slot in self.slots]
+
+    def module(self) -> ExtractedModule:
+        """The labelled slots as a module to predict, with the neighbours they relate to."""
+        keys = {slot.key for slot in self.slots}
+        return ExtractedModule(
+            slots=tuple(self.slots),
+            info=self.info,
+            relations=self.relations,
+            context=tuple(slot for slot in self.context if slot.key not in keys),
+        )
 
 
 @dataclass
@@ -104,8 +118,18 @@ def _extract_package(item: Tuple[str, List[str]]) -> List[ModuleRecord]:
             continue
         slots = [s for s in module.slots if s.label and s.label != ANY]
         if slots:
+            keys = {slot.key for slot in slots}
+            relations = {k: v for k, v in module.relations.items() if k in keys}
+            named = {other for items in relations.values() for _, other in items}
             records.append(
-                ModuleRecord(package=package, path=files[relative], info=module.info, slots=slots)
+                ModuleRecord(
+                    package=package,
+                    path=files[relative],
+                    info=module.info,
+                    slots=slots,
+                    relations=relations,
+                    context=[slot for slot in module.slots if slot.key in named],
+                )
             )
     return records
 
@@ -169,7 +193,7 @@ def cap_per_package(records: List[ModuleRecord], cap: int, seed: int) -> None:
 
 def _extractor_version() -> str:
     # Labels are part of the cached records: a change of their rules makes the cache stale.
-    version = f"features-v{FEATURES_VERSION}-labels-v{LABELS_VERSION}"
+    version = f"features-v{FEATURES_VERSION}-labels-v{LABELS_VERSION}-relations-v1"
     return version + ("" if USE_PROJECT else "-no-project")
 
 

@@ -289,7 +289,7 @@ def evaluate(args: argparse.Namespace) -> Dict[str, Any]:
     started = time.time()
     stripped = _stripped_projects(test) if args.unannotated else {}
     for record in test:
-        module = ExtractedModule(slots=tuple(record.slots), info=record.info)
+        module = record.module()
         truths: Optional[Dict[Any, Optional[str]]] = None
         if args.unannotated:
             module = stripped.get(record.path) or ExtractedModule(slots=(), info=record.info)

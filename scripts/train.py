@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -39,14 +39,18 @@ from dataset import (
     load_splits,
 )
 from model_def import TypeModel
+from second_pass import augmented, fold_of, neighbour_stats, store_answers, torch_answers
 
 from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.slots import SlotKind
 from localtypes.labels import LABELS_VERSION
-from localtypes.model.encode import OTHER, Encoder
+from localtypes.model.encode import OTHER, SLOT_FEATURES, Encoder
+from localtypes.model.second_pass import MAX_NEIGHBOUR_FEATURES
 from localtypes.model.store import DEFAULT_MODEL_NAME, FORMAT_VERSION, sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
+FIRST_PASS_MODEL = "pass1.onnx"
+FIRST_PASS_VOCAB = "pass1-vocab.json"
 
 
 def default_work_dir() -> Path:
@@ -95,7 +99,10 @@ def encoded_splits(
 ) -> Tuple[List[EncodedModule], List[EncodedModule]]:
     """Encoded train and valid modules, cached by vocabulary, hash size and slot count."""
     sizes = [sum(len(r.slots) for r in splits[name]) for name in ("train", "valid")]
-    key = json.dumps([encoder.labels, encoder.buckets, sizes, FEATURES_VERSION]).encode()
+    # The second pass's records carry its features: its encoder is wider, and its key says so.
+    key = json.dumps(
+        [encoder.labels, encoder.buckets, sizes, FEATURES_VERSION, encoder.slot_features]
+    ).encode()
     cache = cache_dir / f"encoded-{hashlib.sha256(key).hexdigest()[:16]}.pkl"
     if cache.exists():
         with cache.open("rb") as handle:
@@ -319,14 +326,148 @@ def train(args: argparse.Namespace) -> None:
     # Validation decides the checkpoint, the temperature and the threshold: cap each
     # package's share as in train, so one big package does not decide them alone.
     cap_per_package(splits["valid"], args.cap, args.seed)
+    first_store = None
+    if args.second_pass:
+        first_store = first_pass_store(args, cache_dir)
+        splits = second_pass_splits(splits, encoder, first_store, args, rng, cache_dir)
+        encoder = Encoder(
+            labels=vocab_labels,
+            buckets=args.buckets,
+            slot_features=SLOT_FEATURES + MAX_NEIGHBOUR_FEATURES,
+        )
     train_set, valid_set = encoded_splits(encoder, splits, cache_dir)
     valid_set = valid_set or train_set
     print(f"vocabulary {vocab} labels; encoded in {time.time() - started:.0f}s", flush=True)
 
+    model, best_acc = fit(
+        train_set, valid_set, vocab, encoder, args, rng, cache_dir,
+        init_checkpoint=args.init_checkpoint,
+    )  # fmt: skip
+
+    # Temperature and threshold on validation (never on test).
+    chunks = collect_logits(model, valid_set, vocab, args.batch_slots * 4)
+    temps = [0.6 + 0.05 * i for i in range(40)]
+    nlls = [top1_confidences(chunks, t, encoder.other)[3] for t in temps]
+    temperature = temps[int(np.argmin(nlls))]
+    raw_conf, raw_right, _, _ = top1_confidences(chunks, 1.0, encoder.other)
+    conf, right, kinds, _ = top1_confidences(chunks, temperature, encoder.other)
+    core = kinds < 2
+    threshold = choose_threshold(conf[core], right[core])
+    covered = conf[core] >= threshold
+    calibration = {
+        "temperature": round(temperature, 3),
+        "ece_before": round(expected_calibration_error(raw_conf, raw_right), 4),
+        "ece_after": round(expected_calibration_error(conf, right), 4),
+        "threshold": threshold,
+        "valid_precision_at_threshold": round(float(right[core][covered].mean()), 4),
+        "valid_coverage_at_threshold": round(float(covered.mean()), 4),
+        "valid_top1_params_returns": round(best_acc, 4),
+    }
+    print(f"calibration: {calibration}", flush=True)
+
+    out = Path(args.out)
+    check_batch = model_inputs(collate(valid_set[:8], vocab))
+    export_store(model, encoder, out, calibration, args, lock_lines, lock_hash, counts, check_batch)
+    if first_store is not None:
+        attach_first_pass(out, first_store)
+    check_quantization(
+        out, Path(args.work_dir) / "model.float.onnx", splits["valid"] or splits["train"], args
+    )
+    print(f"done in {time.time() - started:.0f}s -> {out}", flush=True)
+
+
+def first_pass_store(args: argparse.Namespace, cache_dir: Path) -> Path:
+    """The one-pass store that answers first: ``--first-pass``, or one trained now."""
+    if args.first_pass:
+        return Path(args.first_pass)
+    out = cache_dir / "first-pass-store"
+    print(f"training the first pass -> {out}", flush=True)
+    train(argparse.Namespace(**{**vars(args), "second_pass": False, "out": str(out)}))
+    return out
+
+
+def second_pass_splits(
+    splits: Dict[str, List[ModuleRecord]],
+    encoder: Encoder,
+    first_store: Path,
+    args: argparse.Namespace,
+    rng: random.Random,
+    cache_dir: Path,
+) -> Dict[str, List[ModuleRecord]]:
+    """Train and valid records with the second pass's features: cross-fitted first-pass
+    answers for train (``scripts/second_pass.py``), the first-pass store's for valid."""
+    train_records = splits["train"]
+    listing = json.dumps(
+        [[r.path for r in train_records], args.folds, args.seed, args.epochs, FEATURES_VERSION]
+    )
+    cache = cache_dir / f"fold-answers-{hashlib.sha256(listing.encode()).hexdigest()[:16]}.pkl"
+    answers: List[Any] = [None] * len(train_records)
+    if cache.exists():
+        with cache.open("rb") as handle:
+            answers = pickle.load(handle)
+    else:
+        valid_set = encode_records(encoder, splits["valid"])
+        folds = [fold_of(record.package, args.folds, args.seed) for record in train_records]
+        for fold in range(args.folds):
+            inside = [r for r, f in zip(train_records, folds) if f != fold]
+            print(f"fold {fold + 1}/{args.folds}: first pass on {len(inside)} files", flush=True)
+            inside_set = encode_records(encoder, inside)
+            model, acc = fit(
+                inside_set, valid_set or inside_set, len(encoder.labels), encoder,
+                args, rng, cache_dir, checkpoint_name=f"checkpoint-fold{fold}.pt",
+            )  # fmt: skip
+            print(f"fold {fold + 1}: valid top-1 {acc:.4f}", flush=True)
+            for index, record in enumerate(train_records):
+                if folds[index] == fold:
+                    answers[index] = torch_answers(model, encoder, record)
+        tmp = cache.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(answers, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)
+    out = dict(splits)
+    out["train"] = [augmented(r, a) for r, a in zip(train_records, answers)]
+    valid_answers = store_answers(first_store, splits["valid"])
+    out["valid"] = [augmented(r, a) for r, a in zip(splits["valid"], valid_answers)]
+    print(f"second pass, train: {neighbour_stats(out['train'])}", flush=True)
+    print(f"second pass, valid: {neighbour_stats(out['valid'])}", flush=True)
+    return out
+
+
+def attach_first_pass(out: Path, first_store: Path) -> None:
+    """Copy the first pass's network and vocabulary into the store and name them."""
+    shutil.copy(first_store / "model.onnx", out / FIRST_PASS_MODEL)
+    shutil.copy(first_store / "vocab.json", out / FIRST_PASS_VOCAB)
+    first = json.loads((first_store / "manifest.json").read_text(encoding="utf-8"))
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"][FIRST_PASS_MODEL] = sha256_of(out / FIRST_PASS_MODEL)
+    manifest["files"][FIRST_PASS_VOCAB] = sha256_of(out / FIRST_PASS_VOCAB)
+    manifest["first_pass"] = {
+        "model": FIRST_PASS_MODEL,
+        "vocab": FIRST_PASS_VOCAB,
+        "name": first.get("name"),
+        "version": first.get("version"),
+        "training": first.get("training", {}),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def fit(
+    train_set: Sequence[EncodedModule],
+    valid_set: Sequence[EncodedModule],
+    vocab: int,
+    encoder: Encoder,
+    args: argparse.Namespace,
+    rng: random.Random,
+    cache_dir: Path,
+    checkpoint_name: str = "checkpoint.pt",
+    init_checkpoint: Optional[str] = None,
+) -> Tuple[TypeModel, float]:
+    """A network trained on ``train_set``; the epoch best on ``valid_set`` is kept."""
     model = TypeModel(args.buckets, vocab, dim=args.dim, hidden=args.hidden)
     best_acc = -1.0
-    if args.init_checkpoint:  # e.g. export an interrupted run's last epoch with --epochs 0
-        model.load_state_dict(torch.load(args.init_checkpoint)["model"])
+    if init_checkpoint:  # e.g. export an interrupted run's last epoch with --epochs 0
+        model.load_state_dict(torch.load(init_checkpoint)["model"])
         best_acc = evaluate_top1(model, valid_set, vocab, args.batch_slots, encoder.other)
     dense = [p for name, p in model.named_parameters() if not name.startswith("embedding.")]
     optimizers = [
@@ -343,7 +484,7 @@ def train(args: argparse.Namespace) -> None:
         for optimizer in optimizers
     ]
     best_state = None
-    checkpoint = cache_dir / "checkpoint.pt"
+    checkpoint = cache_dir / checkpoint_name
     for epoch in range(args.epochs):
         epoch_start = time.time()
         running = 0.0
@@ -378,35 +519,8 @@ def train(args: argparse.Namespace) -> None:
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
     if best_state is not None:
         model.load_state_dict(best_state)
-
-    # Temperature and threshold on validation (never on test).
-    chunks = collect_logits(model, valid_set, vocab, args.batch_slots * 4)
-    temps = [0.6 + 0.05 * i for i in range(40)]
-    nlls = [top1_confidences(chunks, t, encoder.other)[3] for t in temps]
-    temperature = temps[int(np.argmin(nlls))]
-    raw_conf, raw_right, _, _ = top1_confidences(chunks, 1.0, encoder.other)
-    conf, right, kinds, _ = top1_confidences(chunks, temperature, encoder.other)
-    core = kinds < 2
-    threshold = choose_threshold(conf[core], right[core])
-    covered = conf[core] >= threshold
-    calibration = {
-        "temperature": round(temperature, 3),
-        "ece_before": round(expected_calibration_error(raw_conf, raw_right), 4),
-        "ece_after": round(expected_calibration_error(conf, right), 4),
-        "threshold": threshold,
-        "valid_precision_at_threshold": round(float(right[core][covered].mean()), 4),
-        "valid_coverage_at_threshold": round(float(covered.mean()), 4),
-        "valid_top1_params_returns": round(best_acc, 4),
-    }
-    print(f"calibration: {calibration}", flush=True)
-
-    out = Path(args.out)
-    check_batch = model_inputs(collate(valid_set[:8], vocab))
-    export_store(model, encoder, out, calibration, args, lock_lines, lock_hash, counts, check_batch)
-    check_quantization(
-        out, Path(args.work_dir) / "model.float.onnx", splits["valid"] or splits["train"], args
-    )
-    print(f"done in {time.time() - started:.0f}s -> {out}", flush=True)
+    model.eval()
+    return model, best_acc
 
 
 def export_store(
@@ -615,6 +729,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quant-check-files", type=int, default=100000)
     parser.add_argument("--init-checkpoint", help="start from these weights (checkpoint.pt)")
     parser.add_argument("--requantize", help="re-quantise the store at --out from this float model")
+    parser.add_argument(
+        "--second-pass",
+        action="store_true",
+        help="train the second pass over a first pass's answers (model 0.4)",
+    )
+    parser.add_argument(
+        "--first-pass",
+        help="the one-pass store that answers first (default:"
+        " train one first, with the same settings)",
+    )
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=2,
+        help="cross-fitting folds for the first-pass answers of train",
+    )
     return parser.parse_args(argv)
 
 

@@ -18,6 +18,7 @@ from localtypes.analysis.features.names import decorator_names, name_features
 from localtypes.analysis.features.returns import return_features
 from localtypes.analysis.features.usage import usages
 from localtypes.analysis.features.values import value_kind
+from localtypes.analysis.neighbours import module_relations
 from localtypes.analysis.project import ModuleFacts
 from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot, SlotKind
 from localtypes.analysis.static import StaticTyper
@@ -48,10 +49,12 @@ def extract(
         index = ModuleIndex(tree if tree is not None else parse_source(source), source)
     info = module_info(index)
     try:
-        slots = tuple(_Collector(index, info, facts or {}).collect())
+        collector = _Collector(index, info, facts or {})
+        slots = tuple(collector.collect())
+        relations = module_relations(index, slots, collector.bodies)
     except RecursionError:
         raise SourceError("cannot analyse: expressions nested too deeply") from None
-    return ExtractedModule(slots=slots, info=info)
+    return ExtractedModule(slots=slots, info=info, relations=relations)
 
 
 class _Collector:
@@ -67,6 +70,8 @@ class _Collector:
         self.module_features = tuple(f"mi:{root}" for root in roots)[:20]
         # The same class, parameter and variable names recur all over a module.
         self._name_cache: Dict[Tuple[str, str], List[str]] = {}
+        # id(function node) -> its body's nodes, built once (the relations read them too)
+        self.bodies: Dict[int, FunctionBody] = {}
 
     def _name_features(self, name: str, prefix: str) -> List[str]:
         """``name_features``, once per module for each name (callers do not mutate it)."""
@@ -104,7 +109,7 @@ class _Collector:
         decorators = decorator_names(fn)
         doc = ast.get_docstring(fn) or ""
         doc_params, doc_return = doc_param_types(doc)
-        body = FunctionBody(fn.body)
+        body = self.bodies[id(fn)] = FunctionBody(fn.body)
         common = self._function_features(fn, body, outer.enclosing_classes, decorators, in_class)
         params = list(parameters(fn.args))
         # A method's first positional parameter is self or cls: never a slot.

@@ -18,16 +18,17 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from localtypes.analysis.features.body import FunctionBody
 from localtypes.analysis.features.usage import usage_of
 from localtypes.analysis.features.values import value_kind
+from localtypes.analysis.neighbours import bind_arguments
 from localtypes.analysis.static import StaticTyper
 from localtypes.analysis.visible import module_info
 from localtypes.errors import SourceError
 from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope, ScopeKey
-from localtypes.syntax import dotted_name, parameters, parse_source
+from localtypes.syntax import dotted_name, parse_source
 
 # (scope qualname, scope occurrence, slot name): the slot a feature belongs to.
 SlotRef = Tuple[str, int, str]
@@ -207,7 +208,7 @@ class ProjectIndex:
             uses = usage_of(call, parents.get(call), parents)
             calls.results.extend(f"xr{feat[1:]}" for feat in uses)
         typer = self._typer(path)
-        for name, value in _bind(callee, call, bound):
+        for name, value in bind_arguments(callee, call, bound):
             feats = calls.arguments.setdefault(name, [])
             feats.extend(value_kind(value, "xs")[:2])
             decided = typer.expr(value)
@@ -237,21 +238,3 @@ def _enclosing_class(scope: Scope) -> Optional[Scope]:
     if scope.key.kind == FUNCTION and scope.parent is not None and scope.parent.key.kind == CLASS:
         return scope.parent
     return None
-
-
-def _bind(callee: Scope, call: ast.Call, bound: bool) -> Iterator[Tuple[str, ast.expr]]:
-    """(parameter name, argument) pairs of a call, as far as they are certain."""
-    node = callee.node
-    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-    params = list(parameters(node.args))
-    positional = [p for p in params if p.kind in ("posonly", "positional")]
-    if bound:
-        positional = positional[1:]
-    for param, argument in zip(positional, call.args):
-        if isinstance(argument, ast.Starred):
-            break
-        yield param.arg.arg, argument
-    names = {p.arg.arg for p in params if p.kind in ("positional", "kwonly")}
-    for keyword in call.keywords:
-        if keyword.arg is not None and keyword.arg in names:
-            yield keyword.arg, keyword.value

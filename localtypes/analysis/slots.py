@@ -86,7 +86,17 @@ class ModuleInfo:
 
 @dataclass(frozen=True)
 class ExtractedModule:
-    """The slots of one module and what it can see."""
+    """The slots of one module and what it can see.
+
+    ``relations`` link slots to others of the module (``localtypes.analysis.neighbours``):
+    the model's second pass reads the first pass's answers for them. ``context`` holds
+    slots that are not to be answered but that relations name (evaluation answers only the
+    annotated slots, yet their neighbours must be predicted as at run time).
+    """
 
     slots: Tuple[Slot, ...]
     info: ModuleInfo
+    relations: Dict[SlotKey, Tuple[Tuple[str, SlotKey], ...]] = field(
+        default_factory=dict, compare=False
+    )
+    context: Tuple[Slot, ...] = ()

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Protocol,
 
 import numpy as np
 
-from localtypes.analysis.slots import ExtractedModule
+from localtypes.analysis.slots import ExtractedModule, Slot
 from localtypes.errors import ModelStoreError
 from localtypes.model.encode import Batch, Encoder
+from localtypes.model.second_pass import first_answers, with_neighbours
 from localtypes.model.store import ModelStore, load_store
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class ModelInfo:
     size_bytes: int
     threshold: float
     metrics: Dict[str, Any]
+    passes: int = 1  # 2: a first pass answers, the model reads its answers
 
     @classmethod
     def of_store(cls, store: ModelStore) -> ModelInfo:
@@ -53,9 +55,10 @@ class ModelInfo:
             version=store.version,
             sha256=store.model_sha256,
             path=str(store.path),
-            size_bytes=store.file("model.onnx").stat().st_size,
+            size_bytes=sum(store.file(name).stat().st_size for name in store.model_files),
             threshold=store.threshold,
             metrics=dict(store.manifest.get("metrics", {})),
+            passes=len(store.model_files),
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -84,7 +87,9 @@ CHUNK_SLOTS = 32
 
 class OnnxPredictor:
     """Turns the slots of one module into ranked guesses, in onnxruntime calls of at most
-    ``chunk_slots`` slots each."""
+    ``chunk_slots`` slots each; with a store that has a first pass
+    (``localtypes.model.second_pass``), its network answers first and the store's model
+    reads those answers."""
 
     def __init__(
         self, store: ModelStore, intra_op_threads: int = 1, chunk_slots: int = CHUNK_SLOTS
@@ -96,26 +101,13 @@ class OnnxPredictor:
         # cache unless this is set before its first import; local-first means nothing of
         # the kind. setdefault: a user may still opt in explicitly.
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-        import onnxruntime  # imported here so that `localtypes --help` stays instant
-
         self.store = store
-        with _loading(store, "vocab.json"):
-            vocab = json.loads(store.file("vocab.json").read_text(encoding="utf-8"))
-            self.encoder = Encoder.from_vocab(vocab)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.inter_op_num_threads = 1
-        # Spinning threads burn a core between requests; a service wants them asleep.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # The arena keeps the peak of the largest file ever seen (~450 MiB after one big
-        # module); without it RSS returns to ~100 MiB. Inference alone takes 20-35% longer
-        # without it, yet whole annotate runs showed no steady gain from it (5% faster with
-        # one job, 3% slower with two, within this machine's noise): it stays off.
-        options.enable_cpu_mem_arena = False
-        with _loading(store, "model.onnx"):
-            self.session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
-                str(store.file("model.onnx")), options, providers=["CPUExecutionProvider"]
+        self.network = _Network(store, "model.onnx", "vocab.json", intra_op_threads)
+        first = store.manifest.get("first_pass")
+        self.first: Optional[_Network] = None
+        if isinstance(first, dict):
+            self.first = _Network(
+                store, str(first.get("model")), str(first.get("vocab")), intra_op_threads
             )
         self.temperature = float(store.manifest.get("temperature", 1.0))
         self._info = ModelInfo.of_store(store)
@@ -128,14 +120,62 @@ class OnnxPredictor:
         """Ranked guesses for every slot of ``module``, in slot order."""
         if not module.slots:
             return []
+        module = self.network_input(module)
+        return self.network.run(module.slots, module, top_k, self.temperature, self.chunk_slots)
+
+    def network_input(self, module: ExtractedModule) -> ExtractedModule:
+        """The module as the store's network reads it: with a first pass, each slot's
+        features gain that pass's answers for it and its neighbours."""
+        if self.first is None:
+            return module
+        everything = module.slots + module.context
+        # Raw probabilities (no temperature): the second pass was trained on those.
+        ranked = self.first.run(everything, module, 1, 1.0, self.chunk_slots)
+        return with_neighbours(module, first_answers(everything, ranked))
+
+
+class _Network:
+    """One ONNX network of a store and the encoder of its vocabulary."""
+
+    def __init__(self, store: ModelStore, model: str, vocab: str, intra_op_threads: int) -> None:
+        import onnxruntime  # imported here so that `localtypes --help` stays instant
+
+        with _loading(store, vocab):
+            self.encoder = Encoder.from_vocab(
+                json.loads(store.file(vocab).read_text(encoding="utf-8"))
+            )
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        # Spinning threads burn a core between requests; a service wants them asleep.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # The arena keeps the peak of the largest file ever seen (~450 MiB after one big
+        # module); without it RSS returns to ~100 MiB. Inference alone takes 20-35% longer
+        # without it, yet whole annotate runs showed no steady gain from it (5% faster with
+        # one job, 3% slower with two, within this machine's noise): it stays off.
+        options.enable_cpu_mem_arena = False
+        with _loading(store, model):
+            self.session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
+                str(store.file(model)), options, providers=["CPUExecutionProvider"]
+            )
+
+    def run(
+        self,
+        slots: Tuple[Slot, ...],
+        module: ExtractedModule,
+        top_k: int,
+        temperature: float,
+        chunk_slots: int,
+    ) -> List[Tuple[TypeGuess, ...]]:
         # Encoded once (the candidates are the module's), run and decoded chunk by chunk:
         # the model's memory follows the chunk, not the file.
-        batch = self.encoder.encode(module)
+        batch = self.encoder.encode_slots(slots, module.info)
         out: List[Tuple[TypeGuess, ...]] = []
-        for start, stop in chunk_bounds(len(module.slots), self.chunk_slots):
+        for start, stop in chunk_bounds(len(slots), chunk_slots):
             part = slice_batch(batch, start, stop)
             (logits,) = self.session.run(["logits"], part.inputs())
-            out += self.encoder.decode(part, np.asarray(logits) / self.temperature, top_k)
+            out += self.encoder.decode(part, np.asarray(logits) / temperature, top_k)
         return out
 
 

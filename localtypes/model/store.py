@@ -45,6 +45,12 @@ class ModelStore:
         return str(self.manifest["files"]["model.onnx"])
 
     @property
+    def model_files(self) -> List[str]:
+        """The ONNX networks the predictor loads: the model, and its first pass if any."""
+        first = self.manifest.get("first_pass")
+        return ["model.onnx"] + ([str(first["model"])] if isinstance(first, dict) else [])
+
+    @property
     def threshold(self) -> float:
         """The calibrated default confidence threshold for writing an annotation."""
         return float(self.manifest.get("threshold", 0.5))
@@ -116,6 +122,15 @@ def load_store(explicit: Optional[str] = None) -> ModelStore:
             f"{folder / MANIFEST}: no checksums for the model files (none for "
             f"{', '.join(missing)}); every file the model reads must be listed"
         )
+    first = manifest.get("first_pass")
+    if first is not None:
+        # a second pass reads its first pass's answers: both of its files must be verified
+        named = [first.get(key) for key in ("model", "vocab")] if isinstance(first, dict) else []
+        if len(named) != 2 or not all(isinstance(n, str) and n in files for n in named):
+            raise ModelStoreError(
+                f"{folder / MANIFEST}: the first pass must name its model and vocabulary, "
+                "and both must be listed with their checksums"
+            )
     for key in ("name", "version"):
         if not isinstance(manifest.get(key), str):
             raise ModelStoreError(f"{folder / MANIFEST}: no {key} (a string) in the manifest")

@@ -24,7 +24,8 @@ def describe(info: ModelInfo) -> str:
         f"model:     {info.name} {info.version}",
         f"path:      {info.path}",
         f"sha256:    {info.sha256}",
-        f"size:      {size_text(info.size_bytes)}",
+        f"size:      {size_text(info.size_bytes)}"
+        + (" (two networks: the second reads the first's answers)" if info.passes > 1 else ""),
         f"threshold: {info.threshold:g} (default --min-confidence)"
         + _threshold_note(info.metrics.get("at_default_threshold")),
     ]

@@ -99,7 +99,9 @@ def test_info_is_the_stores_identity(predictor: Predictor, repo_root: Path) -> N
     info = predictor.info
     assert info == ModelInfo.of_store(store)
     assert info.sha256 == sha256_of(folder / "model.onnx")
-    assert info.size_bytes == (folder / "model.onnx").stat().st_size
+    # every network the predictor loads: the model, and its first pass if it has one
+    assert info.size_bytes == sum((folder / name).stat().st_size for name in store.model_files)
+    assert info.passes == len(store.model_files) == 1 + ("first_pass" in store.manifest)
     assert info.threshold == store.threshold
     assert info.to_dict() == {"name": store.name, "version": store.version, "sha256": info.sha256}
 
@@ -110,11 +112,12 @@ def test_confidences_are_calibrated_by_the_stores_temperature(
     onnx = OnnxPredictor(load_store(str(repo_root / "model_store" / "localtypes-small")))
     temperature = onnx.store.manifest["temperature"]
     assert onnx.temperature == temperature != 1.0
-    batch = onnx.encoder.encode(inventory)
-    (raw,) = onnx.session.run(["logits"], batch.inputs())
-    calibrated = onnx.encoder.decode(batch, np.asarray(raw) / temperature, 5)
+    network = onnx.network
+    batch = network.encoder.encode(onnx.network_input(inventory))
+    (raw,) = network.session.run(["logits"], batch.inputs())
+    calibrated = network.encoder.decode(batch, np.asarray(raw) / temperature, 5)
     assert onnx.predict(inventory) == calibrated
-    assert onnx.predict(inventory) != onnx.encoder.decode(batch, np.asarray(raw), 5)
+    assert onnx.predict(inventory) != network.encoder.decode(batch, np.asarray(raw), 5)
 
 
 # --- the Protocol ---------------------------------------------------------------------------
@@ -278,14 +281,15 @@ def test_a_large_file_runs_in_chunks(
 ) -> None:
     module = extract(_many_candidates(75))
     rows: List[int] = []
-    run = chunked_predictor.session.run
+    network = chunked_predictor.network
+    run = network.session.run
 
     def counting(names: object, inputs: dict) -> object:  # type: ignore[type-arg]
         rows.append(len(inputs["features"]))
         return run(names, inputs)
 
     session = type("Session", (), {"run": staticmethod(counting)})
-    monkeypatch.setattr(chunked_predictor, "session", session)
+    monkeypatch.setattr(network, "session", session)
     chunked_predictor.predict(module)
     assert sum(rows) == len(module.slots) == 300
     assert max(rows) <= predictor_module.CHUNK_SLOTS

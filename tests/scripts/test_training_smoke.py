@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from localtypes.analysis.extract import extract
 from localtypes.api import predict
-from localtypes.model.predictor import OnnxPredictor
+from localtypes.model.predictor import CHUNK_SLOTS, OnnxPredictor
+from localtypes.model.second_pass import MAX_NEIGHBOUR_FEATURES, first_answers, with_neighbours
 from localtypes.model.store import load_store
 
 pytestmark = pytest.mark.training
@@ -22,8 +24,7 @@ pytest.importorskip("torch", reason="the training extra (torch==2.13.0) is not i
 onnx = pytest.importorskip("onnx", reason="the training extra (onnx) is not installed")
 
 
-@pytest.fixture(scope="module")
-def smoke_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def train_smoke(tmp_path_factory: pytest.TempPathFactory, *extra: str) -> Path:
     corpus = tmp_path_factory.mktemp("corpus")
     shutil.copytree(ROOT / "tests" / "data" / "smoke_corpus", corpus, dirs_exist_ok=True)
     # The package's own modules are real, fully typed code: a second tiny "package".
@@ -43,10 +44,22 @@ def smoke_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--dim", "16",
         "--hidden", "32",
         "--min-count", "1",
+        *extra,
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return store
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_smoke(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def two_pass_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One command trains the first pass, the cross-fitted folds and the second pass."""
+    return train_smoke(tmp_path_factory, "--second-pass", "--folds", "2")
 
 
 def test_store_is_complete_and_verified(smoke_store: Path) -> None:
@@ -110,3 +123,31 @@ def test_package_fractions_nest_and_keep_whole_packages() -> None:
     assert len(quarter) == 30 and len(half) == 60  # every file of a kept package
     assert packages(share(records, 0.25, 13)) == packages(quarter)
     assert packages(share(records, 0.25, 14)) != packages(quarter)
+
+
+def test_two_pass_store_carries_its_first_pass(two_pass_store: Path) -> None:
+    store = load_store(str(two_pass_store))  # verifies every listed file's checksum
+    manifest = store.manifest
+    assert set(manifest["files"]) == {"model.onnx", "vocab.json", "pass1.onnx", "pass1-vocab.json"}
+    assert manifest["first_pass"]["model"] == "pass1.onnx"
+    first = json.loads((two_pass_store / "pass1-vocab.json").read_text())
+    second = json.loads((two_pass_store / "vocab.json").read_text())
+    # the second pass reads its neighbour features in front of the first pass's own
+    assert second["slot_features"] == first["slot_features"] + MAX_NEIGHBOUR_FEATURES
+
+
+def test_second_pass_answers_from_the_first_pass(two_pass_store: Path) -> None:
+    """``predict`` runs the first network over the module, then the second over the slots
+    with those answers as features; the answers differ from the second network alone."""
+    predictor = OnnxPredictor(load_store(str(two_pass_store)))
+    assert predictor.first is not None
+    source = (ROOT / "tests" / "data" / "smoke_corpus" / "inventory" / "store.py").read_text()
+    module = extract(source)
+    first = predictor.first.run(module.slots, module, 1, 1.0, CHUNK_SLOTS)
+    assert all(len(ranked) == 1 for ranked in first)
+    second = with_neighbours(module, first_answers(module.slots, first))
+    temperature = predictor.temperature
+    expected = predictor.network.run(second.slots, second, 3, temperature, CHUNK_SLOTS)
+    assert predictor.predict(module, top_k=3) == expected
+    alone = predictor.network.run(module.slots, module, 3, temperature, CHUNK_SLOTS)
+    assert alone != expected

@@ -436,7 +436,8 @@ def print_table(results: Dict[str, Any]) -> None:
 def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
     """Precision and coverage of the annotations the writer writes at the threshold.
 
-    On a fixed sample (``--writer N`` modules per test package, seeded), each module with
+    On a fixed sample (``--writer N`` modules per package of ``--writer-split``, test by
+    default, seeded), each module with
     every annotation removed is annotated three ways: plain (the cheap checks off), with
     the cheap checks (what ``localtypes annotate`` does), and with the checks then the
     verify stage (mypy over the package's sampled modules together; a rejected guess
@@ -458,14 +459,17 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
     predictor = OnnxPredictor(store)
     split_files, _ = corpus_split_files(args.corpus_cache)
     by_package: Dict[str, List[str]] = defaultdict(list)
-    for package, path in split_files["test"]:
-        by_package[package].append(path)
+    for package, path in split_files[args.writer_split]:
+        if package not in args.writer_exclude:
+            by_package[package].append(path)
     rng = random.Random(args.seed)
     settings = Settings(kinds=frozenset({SlotKind.PARAM, SlotKind.RETURN}), target_version=(3, 11))
     options = write_options(settings, store.threshold)
     real_checks = vars(choose_module)["ModuleChecks"]
     totals: Dict[str, Counter[str]] = {mode: Counter() for mode in ("plain", "checks", "verify")}
     by_code: Counter[str] = Counter()  # the checker's changes by error code, right or wrong
+    by_via: Counter[str] = Counter()  # ... by how the error led to the annotation
+    changes: List[Dict[str, Any]] = []  # every change, for --writer-changes
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="localtypes-eval-") as folder:
         for package in sorted(by_package):
@@ -537,15 +541,34 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
                     change = "dropped" if key not in now else "replaced"
                     totals["verify"][f"{change}_was_right"] += label == truths[key]
                     verdict = "right" if label == truths[key] else "wrong"
-                    by_code[f"{target.blamed_by.get(key, '?')}:{verdict}"] += 1
+                    code = target.blamed_by.get(key, "?")
+                    via = target.blamed_via.get(key, "?")
+                    by_code[f"{code}:{verdict}"] += 1
+                    by_via[f"{via}:{change}:{verdict}"] += 1
+                    error = target.blamed_for.get(key)
+                    changes.append(
+                        {
+                            "package": package, "file": target.path, "slot": list(key[1:]),
+                            "kind": key[0].value, "was": label, "now": now.get(key),
+                            "truth": truths[key], "code": code, "via": via,
+                            "error": None if error is None else
+                            f"{error.path}:{error.line}: {error.message}",
+                        }
+                    )  # fmt: skip
                     if key in now:
                         totals["verify"]["replacement_right"] += now[key] == truths[key]
             totals["verify"]["replaced"] += stats.replaced
             totals["verify"]["dropped"] += stats.dropped
             totals["verify"]["remaining"] += stats.remaining
+            totals["verify"]["restored"] += stats.restored
             totals["verify"]["modules"] += len(targets)
             print(f"{package}: {len(targets)} modules, {time.time() - started:.0f}s", flush=True)
-    table: Dict[str, Any] = {"sample_per_package": args.writer, "seed": args.seed}
+    table: Dict[str, Any] = {
+        "split": args.writer_split,
+        "excluded_packages": sorted(args.writer_exclude),
+        "sample_per_package": args.writer,
+        "seed": args.seed,
+    }
     for mode, counts in totals.items():
         table[mode] = {
             "slots": counts["slots"],
@@ -559,6 +582,7 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
                     "replaced",
                     "dropped",
                     "remaining",
+                    "restored",
                     "modules",
                     "dropped_was_right",
                     "replaced_was_right",
@@ -568,6 +592,10 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
             },
         }
     table["verify"]["changed_by_code"] = dict(by_code.most_common())
+    table["verify"]["changed_by_blame"] = dict(by_via.most_common())
+    if args.writer_changes:
+        lines = "".join(json.dumps(change) + "\n" for change in changes)
+        Path(args.writer_changes).write_text(lines, encoding="utf-8")
     table["seconds"] = round(time.time() - started, 1)
     print("| writer | slots | written | precision | coverage |")
     print("|---|---|---|---|---|")
@@ -634,6 +662,27 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         " --verify) on N modules per test package, their annotations removed",
     )
     parser.add_argument("--writer-json", default=str(ROOT / "docs" / "evaluation_writer.json"))
+    parser.add_argument(
+        "--writer-split",
+        choices=("test", "valid"),
+        default="test",
+        help="--writer: the packages to measure on; develop the writer's rules on valid and"
+        " report test once",
+    )
+    parser.add_argument(
+        "--writer-exclude",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="--writer: leave this package out (repeatable)",
+    )
+    parser.add_argument(
+        "--writer-changes",
+        default="",
+        metavar="FILE",
+        help="--writer: write every change the checker made (JSON lines: the label before and"
+        " after, the authors', the error and how it led to the annotation)",
+    )
     parser.add_argument(
         "--writer-whole",
         action="store_true",

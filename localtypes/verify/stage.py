@@ -4,19 +4,24 @@
 2. A round: mypy over the annotated texts; an error counts when the baseline has no error
    with the same code and message on the same line (lines mapped back to the original,
    since added imports shift them).
-3. Each such error has suspects (``_implicated``), most specific first: the annotations
-   on its line, the callee's parameter it names (``Argument 2 to "f"``), the base's
-   method a Liskov error names; for ``Incompatible return value``, the function's
-   return; then the returns of what its line calls (operators included), the enclosing
-   function's parameters the line uses, and last all of that function's annotations.
-   Errors a function gets only for being annotated (``Need type annotation``) blame its
-   annotations, or those of the method that sets the ``self.x`` they are about.
+3. Each such error has suspects (``blame.implicated``), most specific first: the
+   annotations on its line or the parameter whose default it contradicts, the callee's
+   parameter it names (``Argument 2 to "f"``), the base's method a Liskov error names; for
+   a return value, the function's return; then the returns of what its line calls whose
+   type the message quotes, the enclosing function's parameters the line uses (those whose
+   type it quotes first), and last all of that function's annotations. Errors a function
+   gets only for being annotated (``Need type annotation``) blame its annotations, or those
+   of the method that sets the ``self.x`` they are about.
 4. A round blames, for each error, the most specific group no earlier round blamed:
    their labels are excluded and the file is written again from the same guesses
    (``choose`` takes the next guess whose share of what is left clears the threshold,
    after the cheap checks). When every group was blamed, or from ``DROP_FROM_ROUND`` on,
    the blamed annotations are dropped. Rounds repeat until no new error is left, or
    ``MAX_ROUNDS``.
+5. An annotation whose exclusion cured none of the errors that blamed it (each was still
+   there the round after) was not their cause: once the rounds are done, such annotations
+   are given back if the files then check with no new error beyond those the rounds left
+   (``_restore``: at most two more checks; else the files stay as the rounds left them).
 
 The writer's safety checks run on every text this stage produces (``write`` runs them).
 """
@@ -24,15 +29,15 @@ The writer's safety checks run on every text this stage produces (``write`` runs
 from __future__ import annotations
 
 import difflib
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from localtypes.analysis.slots import SlotKey, SlotKind
+from localtypes.analysis.slots import SlotKey
 from localtypes.edit.plan import EXCLUDE_ALL, Added, SlotGuess, WriteOptions
 from localtypes.edit.rounds import write
+from localtypes.verify.blame import Suspect, implicated
 from localtypes.verify.checker import Checker, Diagnostic
 from localtypes.verify.places import Places
 
@@ -40,13 +45,6 @@ from localtypes.verify.places import Places
 MAX_ROUNDS = 5
 # From this round on an implicated annotation is dropped rather than replaced.
 DROP_FROM_ROUND = 4
-# Errors an annotated function gets only because it is annotated (mypy then asks for the
-# types of its empty collections): no other guess helps, the function's annotations go.
-_TYPEDNESS = frozenset({"var-annotated", "empty-body", "has-type"})
-_RETURN_MESSAGES = ("Incompatible return value", "Missing return statement", "Return value")
-_CALLEE = re.compile(r'Argument (?:(\d+)|"(\w+)") to "(\w+)"(?: of "(\w+)")?')
-_SUPERTYPE = re.compile(r'of "(\w+)" .*supertype "([\w.]+)"')
-_SUPERTYPE_RETURN = re.compile(r'Return type .* of "(\w+)" incompatible .* supertype "([\w.]+)"')
 
 
 @dataclass
@@ -62,6 +60,9 @@ class VerifyFile:
     added: Tuple[Added, ...] = ()
     excluded: Dict[SlotKey, Set[str]] = field(default_factory=dict)
     blamed_by: Dict[SlotKey, str] = field(default_factory=dict)  # the first error's code
+    # how that error led to the annotation (``_implicated``'s group) and the error itself
+    blamed_via: Dict[SlotKey, str] = field(default_factory=dict)
+    blamed_for: Dict[SlotKey, Diagnostic] = field(default_factory=dict)
 
     @property
     def labels(self) -> Dict[SlotKey, str]:
@@ -75,6 +76,7 @@ class VerifyStats:
     replaced: int = 0  # annotations whose label the checker changed
     dropped: int = 0  # annotations the checker removed
     remaining: int = 0  # new errors left when the rounds ran out (not attributed)
+    restored: int = 0  # annotations given back: their exclusion cured no error
     baseline_errors: int = 0
     rounds: int = 0
     seconds: float = 0.0
@@ -90,15 +92,19 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
     stats.baseline_errors = len(baseline)
     known = Counter(_key(d, d.line) for d in baseline)
     maps: Dict[str, Dict[int, Optional[int]]] = {}
-    suspected: Set[Tuple[str, SlotKey]] = set()  # blamed in an earlier round
+    left: Set[Place] = set()  # the new errors of the last check
+    suspected: Set[Suspect] = set()  # blamed in an earlier round
+    pending: Dict[Suspect, Set[Place]] = {}  # blamed last round, by these errors
+    futile: Set[Suspect] = set()  # every error that blamed them outlived their exclusion
+    effective: Set[Suspect] = set()
     for round_number in range(1, MAX_ROUNDS + 1):
         stats.rounds = round_number
-        texts = {f.path: f.encode(f.text) for f in files if f.text != f.original}
-        found = checker.check(texts, "annotated")
-        for f in files:
-            if f.path not in maps:
-                maps[f.path] = _line_map(f.original, f.text)
-        new = _new_errors(found, known, maps)
+        new = _check(files, checker, known, maps)
+        now = {_place(d, maps) for d in new}
+        left = now
+        for suspect, errors in pending.items():
+            (futile if errors <= now else effective).add(suspect)
+        pending = {}
         if not new:
             stats.remaining = 0
             break
@@ -108,12 +114,16 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
         drop = round_number >= DROP_FROM_ROUND
         changed: Set[str] = set()
         places = {f.path: Places(f.text, set(f.labels)) for f in files if f.added}
+        labels = {(f.path, key): label for f in files for key, label in f.labels.items()}
         earlier = set(suspected)
         for error in new:
-            groups, typedness = _implicated(error, places)
+            groups, typedness = implicated(error, places, labels)
             # the most specific suspects no earlier round blamed; when all were, all of them
-            fresh = next((group for group in groups if group - earlier), None)
-            blamed = fresh if fresh is not None else set().union(*groups)
+            fresh = next(((via, group) for via, group in groups if group - earlier), None)
+            if fresh is not None:
+                via, blamed = fresh
+            else:
+                via, blamed = "all", set().union(*(group for _, group in groups))
             final = drop or typedness or fresh is None
             suspected.update(blamed)
             for path, key in blamed:
@@ -121,7 +131,10 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
                 label = target.labels.get(key)
                 if label is None:
                     continue
+                pending.setdefault((path, key), set()).add(_place(error, maps))
                 target.blamed_by.setdefault(key, error.code or "error")
+                target.blamed_via.setdefault(key, via)
+                target.blamed_for.setdefault(key, error)
                 excluded = target.excluded.setdefault(key, set())
                 before = set(excluded)
                 excluded.add(EXCLUDE_ALL if final else label)
@@ -130,15 +143,94 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
         if not changed:
             break
         for path in changed:
-            target = by_path[path]
-            _rewrite(target)
+            _rewrite(by_path[path])
             maps.pop(path, None)
+    # every round's exclusions were checked by the next (a round that changes nothing ends)
+    stats.restored = _restore(futile - effective, by_path, checker, known, maps, left)
     for f in files:
-        was, now = initial[f.path], f.labels
-        stats.dropped += sum(1 for key in was if key not in now)
-        stats.replaced += sum(1 for key, label in was.items() if key in now and now[key] != label)
+        was, now_labels = initial[f.path], f.labels
+        stats.dropped += sum(1 for key in was if key not in now_labels)
+        stats.replaced += sum(
+            1 for key, label in was.items() if key in now_labels and now_labels[key] != label
+        )
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _check(
+    files: Sequence[VerifyFile],
+    checker: Checker,
+    known: Counter[Tuple[str, Optional[int], str, str]],
+    maps: Dict[str, Dict[int, Optional[int]]],
+) -> List[Diagnostic]:
+    """The new errors of the files as they are now (``maps`` filled for them)."""
+    texts = {f.path: f.encode(f.text) for f in files if f.text != f.original}
+    found = checker.check(texts, "annotated")
+    for f in files:
+        if f.path not in maps:
+            maps[f.path] = _line_map(f.original, f.text)
+    return _new_errors(found, known, maps)
+
+
+def _restore(
+    futile: Set[Suspect],
+    by_path: Dict[str, VerifyFile],
+    checker: Checker,
+    known: Counter[Tuple[str, Optional[int], str, str]],
+    maps: Dict[str, Dict[int, Optional[int]]],
+    left: Set[Place],
+) -> int:
+    """Give back the annotations whose exclusion cured none of the errors that blamed them
+    (those errors outlived it; another suspect was their cause), if the files then check
+    without a new error other than those ``left`` (the errors the rounds could not cure);
+    else keep excluded those the new errors implicate and check once more; else go back to
+    the files as they were. How many were given back."""
+    if not futile:
+        return 0
+    files = list(by_path.values())
+    touched = {path for path, _ in futile}
+    saved = {
+        path: ({k: set(v) for k, v in by_path[path].excluded.items()}, by_path[path].text,
+               by_path[path].added)
+        for path in touched
+    }  # fmt: skip
+    for path, key in futile:
+        by_path[path].excluded.pop(key, None)
+    _rewrite_all(by_path, touched, maps)
+    new = [d for d in _check(files, checker, known, maps) if _place(d, maps) not in left]
+    if new:
+        # the restored annotations these errors implicate stay out; the others come back
+        places = {f.path: Places(f.text, set(f.labels)) for f in files if f.added}
+        labels = {(f.path, key): label for f in files for key, label in f.labels.items()}
+        again: Set[Suspect] = set()
+        for error in new:
+            groups, _ = implicated(error, places, labels)
+            again.update(*(group for _, group in groups))
+        for path, key in again & futile:
+            by_path[path].excluded[key] = set(saved[path][0][key])
+        futile = futile - again
+        _rewrite_all(by_path, touched, maps)
+        if not futile or any(
+            _place(d, maps) not in left for d in _check(files, checker, known, maps)
+        ):
+            for path, (excluded, text, added) in saved.items():
+                target = by_path[path]
+                target.excluded, target.text, target.added = excluded, text, added
+                maps.pop(path, None)
+            return 0
+    for path, key in futile:
+        target = by_path[path]
+        for record in (target.blamed_by, target.blamed_via, target.blamed_for):
+            record.pop(key, None)
+    return len(futile)
+
+
+def _rewrite_all(
+    by_path: Dict[str, VerifyFile], paths: Set[str], maps: Dict[str, Dict[int, Optional[int]]]
+) -> None:
+    for path in paths:
+        _rewrite(by_path[path])
+        maps.pop(path, None)
 
 
 def _rewrite(target: VerifyFile) -> None:
@@ -152,6 +244,15 @@ def _rewrite(target: VerifyFile) -> None:
     result = write(target.original, guesses, target.options, filename=target.path)
     target.text = result.source
     target.added = result.added
+
+
+Place = Tuple[str, Optional[int], str]  # an error's file, line in the original and code
+
+
+def _place(d: Diagnostic, maps: Dict[str, Dict[int, Optional[int]]]) -> Place:
+    """Where an error is, in the original's lines (its message may change with a guess)."""
+    line_map = maps.get(d.path)
+    return (d.path, line_map.get(d.line) if line_map is not None else d.line, d.code)
 
 
 def _key(d: Diagnostic, line: Optional[int]) -> Tuple[str, Optional[int], str, str]:
@@ -203,91 +304,3 @@ def _line_map(old: str, new: str) -> Dict[int, Optional[int]]:
             else:
                 mapping[j1 + offset + 1] = None
     return mapping
-
-
-Blame = Set[Tuple[str, SlotKey]]
-
-
-def _implicated(error: Diagnostic, places: Dict[str, Places]) -> Tuple[List[Blame], bool]:
-    """The annotations (path, slot key) an error may be due to, as groups from the most
-    specific suspects to the least, and whether it is an error of typedness (then only
-    dropping the one group, the function's annotations, helps)."""
-    here = places.get(error.path)
-    typedness = error.code in _TYPEDNESS
-    function = here.enclosing(error.line) if here is not None else None
-    direct: Blame = set()
-    if here is not None and not typedness:
-        direct.update((error.path, key) for key in here.on_line.get(error.line, ()))
-    # a callee's parameter: ``Argument 2 to "f" of "C"``, ``Argument "days" to "Duration"``
-    match = _CALLEE.search(error.message)
-    if match:
-        number, keyword, callee, owner = match.groups()
-        qualified = f"{owner}.{callee}" if owner else callee
-        for path, place in places.items():
-            for target in place.by_name.get(qualified, []) or place.by_name.get(callee, []):
-                for key in target.keys:
-                    if key[0] is not SlotKind.PARAM:
-                        continue
-                    if keyword is not None and key[3] != keyword:
-                        continue
-                    if number is not None:
-                        position = int(number) - 1
-                        if position < len(target.params) and target.params[position] != key[3]:
-                            continue
-                    direct.add((path, key))
-    # a base class's method: ``... of "m" incompatible with supertype "Base"``
-    match = _SUPERTYPE.search(error.message) or _SUPERTYPE_RETURN.search(error.message)
-    if match:
-        method, base = match.groups()
-        qualified = f"{base.rsplit('.', 1)[-1]}.{method}"
-        for path, place in places.items():
-            for target in place.by_name.get(qualified, []):
-                direct.update((path, key) for key in target.keys)
-    if direct and not typedness:
-        return [direct], False
-    if here is not None and error.code == "assignment" and error.line in here.initialised:
-        # ``self.x = v`` against the type the annotated initialiser gave ``self.x``
-        return [{(error.path, key) for key in here.initialised[error.line]}], True
-    if here is not None and '"None"' in error.message and error.line in here.reads:
-        # ``self.x`` read as the None an annotated initialiser set it to first
-        return [{(error.path, key) for key in here.reads[error.line]}], True
-    groups: List[Blame] = []
-    if function is not None and here is not None:
-        if typedness:
-            return [{(error.path, key) for key in function.keys}], True
-        if error.message.startswith(_RETURN_MESSAGES) and function.returns is not None:
-            groups.append({(error.path, function.returns)})
-    # functions called on the line: their returns
-    called = here.calls.get(error.line, set()) if here is not None else set()
-    if not called:
-        called = _calls_on_line(error)
-    returns: Blame = set()
-    for name in called:
-        for path, place in places.items():
-            for target in place.by_name.get(name, []):
-                if target.returns is not None:
-                    returns.add((path, target.returns))
-    groups.append(returns)
-    if function is not None and here is not None:
-        # the function's parameters the line uses, then all its annotations
-        used = here.names.get(error.line, set())
-        groups.append(
-            {
-                (error.path, key)
-                for key in function.keys
-                if key[0] is SlotKind.PARAM and key[3] in used
-            }
-        )
-        groups.append({(error.path, key) for key in function.keys})
-    return [group for group in groups if group], False
-
-
-def _calls_on_line(error: Diagnostic) -> Set[str]:
-    """The names called on an error's line of a file the stage did not annotate."""
-    try:
-        with open(error.path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-        text = lines[error.line - 1].strip()
-    except (OSError, UnicodeDecodeError, IndexError):
-        return set()
-    return set(re.findall(r"(\w+)\s*\(", text))

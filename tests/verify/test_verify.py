@@ -8,57 +8,20 @@ that the project did not have.
 from __future__ import annotations
 
 import io
-import textwrap
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
 
 import pytest
 
 pytest.importorskip("mypy", reason="the verify extra (mypy) is not installed")
 
+from verifying import errors as _errors
+from verifying import project as _project
+from verifying import target as _target
+
 from localtypes.analysis.extract import extract
-from localtypes.analysis.slots import SlotKind
 from localtypes.cli import main
-from localtypes.edit.plan import SlotGuess, WriteOptions
-from localtypes.edit.rounds import write
-from localtypes.verify.checker import Checker, Diagnostic, mypy_config
-from localtypes.verify.stage import VerifyFile, _line_map, verify
-
-OPTIONS = WriteOptions(0.7, frozenset({SlotKind.PARAM, SlotKind.RETURN}), (3, 11))
-
-
-def _project(tmp_path: Path, files: Dict[str, str]) -> Path:
-    root = tmp_path / "project"
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
-def _target(path: Path, guesses: Dict[str, Sequence[Tuple[str, float]]]) -> VerifyFile:
-    """A file annotated with these ranked guesses (by qualname; ``f->`` for a return)."""
-    source = path.read_text(encoding="utf-8")
-    candidates: List[SlotGuess] = []
-    for slot in extract(source).slots:
-        key = slot.qualname + ("->" if slot.kind is SlotKind.RETURN else "")
-        if key in guesses:
-            (label, confidence), *rest = guesses[key]
-            candidates.append(SlotGuess(slot, label, confidence, tuple(rest)))
-    result = write(source, candidates, OPTIONS, filename=str(path))
-    return VerifyFile(
-        str(path.resolve()),
-        source,
-        tuple(candidates),
-        OPTIONS,
-        lambda text: text.encode("utf-8"),
-        text=result.source,
-        added=result.added,
-    )
-
-
-def _errors(checker: Checker, target: VerifyFile) -> List[Diagnostic]:
-    return checker.check({target.path: target.text.encode("utf-8")}, "annotated")
+from localtypes.verify.checker import Checker, mypy_config
+from localtypes.verify.stage import _line_map, verify
 
 
 def test_a_wrong_annotation_is_replaced_by_the_next_guess_that_adds_no_error(

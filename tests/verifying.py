@@ -48,4 +48,4 @@ def target(path: Path, guesses: Dict[str, Sequence[Tuple[str, float]]]) -> Verif
 
 
 def errors(checker: Checker, target: VerifyFile) -> List[Diagnostic]:
-    return checker.check({target.path: target.text.encode("utf-8")}, "annotated")
+    return checker.check({target.path: target.text.encode("utf-8")})

@@ -5,12 +5,14 @@ pyproject.toml, ``[mypy]`` of setup.cfg, at the project root) and its Python env
 (``--python-executable``) apply; on top of them every body is checked
 (``--check-untyped-defs``) so that a baseline and an annotated run see the same code.
 
-mypy checks a mirror of the project's files in localtypes' cache folder, one for the
-baseline and one for the annotated texts: mypy validates a cached module against the file
-on disk, so texts given in memory would be checked against stale results. A mirror
-rewrites only the files whose text changed, and the two share one incremental cache (the
-standard library and unchanged modules are analysed once): each round of the verify stage
-re-checks only the files it changed and what depends on them.
+mypy checks a mirror of the project's files in localtypes' cache folder: mypy validates a
+cached module against the file on disk, so texts given in memory would be checked against
+stale results. The baseline and the annotated texts take turns in one mirror, which
+rewrites only the files whose text changed, with one incremental cache: the standard
+library and unchanged modules are analysed once, and each check re-analyses only the files
+it changed and what depends on them. (mypy's fine-grained mode, dmypy's engine, would
+re-analyse less, but it does not report what a full build does: after an update it lost
+errors of modules the update did not touch, on the writer's test files with mypy 2.4.)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
@@ -35,7 +38,7 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
     import tomli as tomllib
 
 # mypy keeps module-level state (its plugin registry, caches of the file system): one
-# build at a time in a process.
+# build at a time in a process. The mirror too: two checkers may share it (the service).
 _LOCK = threading.Lock()
 _LINE = re.compile(
     r"^(?P<path>.+?):(?P<line>\d+):(?:\d+:)? (?P<severity>error|note|warning): "
@@ -113,16 +116,20 @@ class Checker:
         self.files = sorted({str(Path(f).resolve()) for f in files})
         self.python = python or project_python(self.root)
         self.config = mypy_config(self.root)
-        # ``key`` names the mirrors and their cache in place of the root (a temporary root)
+        # ``key`` names the mirror and its cache in place of the root (a temporary root)
         parts = [key or str(self.root), self.python, str(self.config), mypy.version.__version__]
         key = "\0".join(parts)
         self.cache_dir = cache_base / hashlib.sha256(key.encode()).hexdigest()[:20]
         self.runs = 0
         self._spec = (str(self.root), self.files, str(cache_base), self.python, parts[0])
 
+    @property
+    def _tree(self) -> Path:
+        return self.cache_dir / "mirror" / "src"
+
     def warm(self) -> subprocess.Popen[bytes]:
-        """Check the baseline in another process now (the model works meanwhile, on the
-        other core): ``check(..., "baseline")`` then finds mypy's cache warm."""
+        """Check the project as it is on disk in another process now (the model works
+        meanwhile, on another core): the first ``check`` then finds mypy's cache warm."""
         import json
 
         package = str(Path(__file__).resolve().parents[2])
@@ -135,7 +142,7 @@ class Checker:
             env=env,
         )  # fmt: skip
 
-    def _arguments(self, tree: Path, files: Sequence[str]) -> List[str]:
+    def _arguments(self, files: Sequence[str]) -> List[str]:
         args = [
             "--check-untyped-defs",
             "--cache-dir", str(self.cache_dir / "mypy-cache"),
@@ -148,28 +155,25 @@ class Checker:
         args += ["--config-file", str(self.config) if self.config is not None else ""]
         return args + list(files)
 
-    def check(self, texts: Mapping[str, bytes], tree: str = "annotated") -> List[Diagnostic]:
+    def check(self, texts: Mapping[str, bytes]) -> List[Diagnostic]:
         """mypy's errors over the project, with ``texts`` (absolute path -> bytes) in
-        place of those files' contents on disk; ``tree`` names the mirror (and its mypy
-        cache) to check them in: "baseline" or "annotated"."""
+        place of those files' contents on disk."""
         from mypy import build
         from mypy.errors import CompileError
         from mypy.main import process_options
 
         given: Dict[str, bytes] = {str(Path(p).resolve()): t for p, t in texts.items()}
-        folder = self.cache_dir / tree
         sink = io.StringIO()
-        with _LOCK:  # the mirrors too: two calls may share them (the service)
-            mirrored = self._mirror(folder / "src", given)
+        with _LOCK:
+            mirrored = self._mirror(self._tree, given)
             try:
                 sources, options = process_options(
-                    self._arguments(folder, sorted(mirrored)), stdout=sink, stderr=sink
+                    self._arguments(sorted(mirrored)), stdout=sink, stderr=sink
                 )
             except SystemExit:
                 raise CheckerError(f"mypy cannot start: {sink.getvalue().strip()}") from None
             try:
-                result = build.build(sources, options, stdout=sink, stderr=sink)
-                lines = result.errors
+                lines = build.build(sources, options, stdout=sink, stderr=sink).errors
             except CompileError as exc:
                 lines = exc.messages
             finally:
@@ -191,17 +195,14 @@ class Checker:
         return out
 
     def _real(self, path: str, mirrored: Mapping[str, str]) -> str:
-        """The project's path of a mirror's file, this tree's or the other's (mypy replays a
-        cached module's errors under the path it was checked at)."""
+        """The project's path of a mirror's file."""
         if path in mirrored:
             return mirrored[path]
         try:
-            relative = Path(path).relative_to(self.cache_dir)
+            relative = Path(path).relative_to(self._tree)
         except ValueError:
             return path
-        if len(relative.parts) > 2 and relative.parts[1] == "src":
-            return str(self.root.joinpath(*relative.parts[2:]))
-        return path
+        return str(self.root / relative)
 
     def _mirror(self, mirror: Path, given: Mapping[str, bytes]) -> Dict[str, str]:
         """Write the project's files under ``mirror`` (only those whose text changed);
@@ -220,9 +221,11 @@ class Checker:
                     continue
             target = mirror / relative
             try:
-                if not target.is_file() or target.read_bytes() != data:
+                if not target.is_file():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
+                elif target.read_bytes() != data:
+                    _rewrite(target, data)
             except OSError as exc:
                 raise CheckerError(f"cannot write the checker's copy of {real}: {exc}") from exc
             mirrored[str(target)] = real
@@ -234,9 +237,19 @@ class Checker:
         return mirrored
 
 
+def _rewrite(target: Path, data: bytes) -> None:
+    """Write ``data`` over the file with a later modification time, in whole seconds: a
+    classic build trusts a cached module whose file has the size and the time (to the
+    second) it recorded, and a new annotation may keep the size (``int`` for ``str``)."""
+    before = int(target.stat().st_mtime)
+    target.write_bytes(data)
+    stamp = max(time.time(), before + 1.0)
+    os.utime(target, (stamp, stamp))
+
+
 def _warm() -> None:
-    """``Checker.warm``'s process: the baseline check, its result thrown away."""
+    """``Checker.warm``'s process."""
     import json
 
     root, files, cache_base, python, key = json.loads(sys.argv[1])
-    Checker(Path(root), files, Path(cache_base), python, key=key).check({}, "baseline")
+    Checker(Path(root), files, Path(cache_base), python, key=key).check({})

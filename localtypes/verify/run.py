@@ -7,6 +7,7 @@ result. Also ``verify_sources`` for one module and its context (``POST /annotate
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import subprocess
 import sys
@@ -84,18 +85,20 @@ def cache_base(settings: Settings) -> Path:
 
 
 class Session:
-    """The checker for one run, opened before the model works: its baseline is checked in
-    another process meanwhile (``Checker.warm``). A context manager."""
+    """The checker for one run, opened before the model works: with a core to spare, the
+    project is checked in another process meanwhile (``Checker.warm``). A context
+    manager."""
 
     def __init__(self, files: Sequence[str], root: Path, settings: Settings) -> None:
         self.folder = _CacheFolder(settings)
         self.checker = Checker(root, list(files), self.folder.__enter__())
         self.warming: Optional[subprocess.Popen[bytes]] = None
-        with contextlib.suppress(OSError):  # else the stage checks the baseline itself
-            self.warming = self.checker.warm()
+        if spare_core():
+            with contextlib.suppress(OSError):  # else the stage checks it all itself
+                self.warming = self.checker.warm()
 
     def ready(self) -> Checker:
-        """The checker, once the baseline's process is done."""
+        """The checker, once the warming process is done."""
         if self.warming is not None:
             self.warming.wait()
             self.warming = None
@@ -111,7 +114,25 @@ class Session:
             except subprocess.TimeoutExpired:
                 self.warming.kill()
                 self.warming.wait()
+        # The run (the CLI's) ends soon after: what is left of mypy's builds is kept out of
+        # the collection that the interpreter's exit would run over it.
+        gc.freeze()
         self.folder.__exit__()
+
+
+def spare_core() -> bool:
+    """Whether a core is idle for the warming process: on a busy machine it would only
+    slow the model down, and the stage's own first check costs less than its start."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average (Windows)
+        return cores > 1
+    # the model takes one core
+    return cores - load >= 1.5
 
 
 def finish(

@@ -1,6 +1,6 @@
 """The verify stage: the checker's errors that the annotations cause, and what to do about them.
 
-1. The baseline: mypy over the project as it is (``Checker.check(..., "baseline")``).
+1. The baseline: mypy over the project as it is (``Checker.check``).
 2. A round: mypy over the annotated texts; an error counts when the baseline has no error
    with the same code and message on the same line (lines mapped back to the original,
    since added imports shift them).
@@ -88,7 +88,7 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
     stats = VerifyStats()
     by_path = {f.path: f for f in files}
     initial = {f.path: f.labels for f in files}
-    baseline = checker.check({f.path: f.encode(f.original) for f in files}, "baseline")
+    baseline = checker.check({f.path: f.encode(f.original) for f in files})
     stats.baseline_errors = len(baseline)
     known = Counter(_key(d, d.line) for d in baseline)
     maps: Dict[str, Dict[int, Optional[int]]] = {}
@@ -165,7 +165,7 @@ def _check(
 ) -> List[Diagnostic]:
     """The new errors of the files as they are now (``maps`` filled for them)."""
     texts = {f.path: f.encode(f.text) for f in files if f.text != f.original}
-    found = checker.check(texts, "annotated")
+    found = checker.check(texts)
     for f in files:
         if f.path not in maps:
             maps[f.path] = _line_map(f.original, f.text)

@@ -51,7 +51,7 @@ def test_a_wrong_annotation_is_replaced_by_the_next_guess_that_adds_no_error(
     stats = verify([target], checker)
     assert "price: float" in target.text  # 0.22 / (1 - 0.75) = 0.88 clears 0.7
     assert (stats.replaced, stats.dropped, stats.remaining) == (1, 0, 0)
-    assert _errors(checker, target) == checker.check({}, "baseline") == []
+    assert _errors(checker, target) == checker.check({}) == []
 
 
 def test_an_annotation_with_no_good_guess_is_dropped_and_old_errors_do_not_count(
@@ -95,7 +95,7 @@ def test_an_annotation_with_no_good_guess_is_dropped_and_old_errors_do_not_count
         },
     )
     checker = Checker(root, [str(path), str(root / "use.py")], tmp_path / "cache")
-    baseline = checker.check({}, "baseline")
+    baseline = checker.check({})
     assert [d.code for d in baseline] == ["operator"]
     stats = verify([target], checker)
     assert "dt: datetime | None" in target.text
@@ -130,7 +130,7 @@ def test_the_projects_own_configuration_applies(tmp_path: Path) -> None:
     )
     assert mypy_config(root) == root / "setup.cfg"
     checker = Checker(root, [str(root / "m.py")], tmp_path / "cache")
-    assert [d.code for d in checker.check({}, "baseline")] == ["no-untyped-def"]
+    assert [d.code for d in checker.check({})] == ["no-untyped-def"]
 
 
 def test_line_map_follows_added_import_lines() -> None:
@@ -164,8 +164,8 @@ def test_annotate_verify_leaves_no_new_error_and_a_rerun_is_cached(tmp_path: Pat
     assert "The type checker" not in err.getvalue()
     assert path.read_text() == annotated
     checker = Checker(root, [str(p) for p in (root / "pkg").glob("*.py")], tmp_path / "c2")
-    before = checker.check({str(path): original.encode()}, "baseline")
-    after = checker.check({}, "annotated")
+    before = checker.check({str(path): original.encode()})
+    after = checker.check({})
     assert len(after) <= len(before)
 
 
@@ -220,9 +220,9 @@ def test_errors_of_modules_the_other_tree_checked_map_to_the_project(tmp_path: P
     files = [str(root / "a.py"), str(root / "b.py")]
     checker = Checker(root, files, tmp_path / "cache")
     runs = [
-        checker.check({}, "baseline"),
-        checker.check({files[1]: b"def f(x: int) -> int:\n    return x\n"}, "annotated"),
-        checker.check({}, "baseline"),
+        checker.check({}),
+        checker.check({files[1]: b"def f(x: int) -> int:\n    return x\n"}),
+        checker.check({}),
     ]
     for found in runs:
         assert [(d.path, d.code) for d in found] == [(str(root / "a.py"), "import-not-found")]
@@ -289,3 +289,15 @@ def test_records_name_the_checkers_replacement_and_its_drops(tmp_path: Path) -> 
     moment = by_name["stamp.moment", "skip"]
     assert (moment.reason, moment.type) == ("checker-error", "datetime.datetime")
     assert by_name["stamp", "skip"].reason == "below-threshold"
+
+
+def test_the_baseline_is_warmed_in_another_process_only_with_a_core_to_spare(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from localtypes.verify import run
+
+    monkeypatch.setattr(run.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(run.os, "getloadavg", lambda: (2.5, 2.0, 2.0))
+    assert not run.spare_core()  # the model and something else take both
+    monkeypatch.setattr(run.os, "getloadavg", lambda: (0.2, 0.1, 0.1))
+    assert run.spare_core()

@@ -32,7 +32,7 @@ import difflib
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from localtypes.analysis.slots import SlotKey
 from localtypes.edit.plan import EXCLUDE_ALL, Added, SlotGuess, WriteOptions
@@ -88,6 +88,8 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
     stats = VerifyStats()
     by_path = {f.path: f for f in files}
     initial = {f.path: f.labels for f in files}
+    if all(f.text == f.original for f in files):
+        return stats  # no annotation to check: no checker run
     baseline = checker.check({f.path: f.encode(f.original) for f in files})
     stats.baseline_errors = len(baseline)
     known = Counter(_key(d, d.line) for d in baseline)
@@ -97,6 +99,7 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
     pending: Dict[Suspect, Set[Place]] = {}  # blamed last round, by these errors
     futile: Set[Suspect] = set()  # every error that blamed them outlived their exclusion
     effective: Set[Suspect] = set()
+    located = _Located()
     for round_number in range(1, MAX_ROUNDS + 1):
         stats.rounds = round_number
         new = _check(files, checker, known, maps)
@@ -113,7 +116,7 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
             break
         drop = round_number >= DROP_FROM_ROUND
         changed: Set[str] = set()
-        places = {f.path: Places(f.text, set(f.labels)) for f in files if f.added}
+        places = located(files)
         labels = {(f.path, key): label for f in files for key, label in f.labels.items()}
         earlier = set(suspected)
         for error in new:
@@ -146,7 +149,7 @@ def verify(files: Sequence[VerifyFile], checker: Checker) -> VerifyStats:
             _rewrite(by_path[path])
             maps.pop(path, None)
     # every round's exclusions were checked by the next (a round that changes nothing ends)
-    stats.restored = _restore(futile - effective, by_path, checker, known, maps, left)
+    stats.restored = _restore(futile - effective, by_path, checker, known, maps, left, located)
     for f in files:
         was, now_labels = initial[f.path], f.labels
         stats.dropped += sum(1 for key in was if key not in now_labels)
@@ -179,6 +182,7 @@ def _restore(
     known: Counter[Tuple[str, Optional[int], str, str]],
     maps: Dict[str, Dict[int, Optional[int]]],
     left: Set[Place],
+    located: _Located,
 ) -> int:
     """Give back the annotations whose exclusion cured none of the errors that blamed them
     (those errors outlived it; another suspect was their cause), if the files then check
@@ -200,7 +204,7 @@ def _restore(
     new = [d for d in _check(files, checker, known, maps) if _place(d, maps) not in left]
     if new:
         # the restored annotations these errors implicate stay out; the others come back
-        places = {f.path: Places(f.text, set(f.labels)) for f in files if f.added}
+        places = located(files)
         labels = {(f.path, key): label for f in files for key, label in f.labels.items()}
         again: Set[Suspect] = set()
         for error in new:
@@ -223,6 +227,27 @@ def _restore(
         for record in (target.blamed_by, target.blamed_via, target.blamed_for):
             record.pop(key, None)
     return len(futile)
+
+
+class _Located:
+    """The files' ``Places``, each computed again only once its text changed: a round
+    rewrites a few files, and reading where the annotations are costs a parse."""
+
+    def __init__(self) -> None:
+        self.known: Dict[str, Tuple[str, FrozenSet[SlotKey], Places]] = {}
+
+    def __call__(self, files: Sequence[VerifyFile]) -> Dict[str, Places]:
+        out: Dict[str, Places] = {}
+        for f in files:
+            if not f.added:
+                continue
+            keys = frozenset(f.labels)
+            known = self.known.get(f.path)
+            if known is None or known[0] != f.text or known[1] != keys:
+                known = (f.text, keys, Places(f.text, set(keys)))
+                self.known[f.path] = known
+            out[f.path] = known[2]
+        return out
 
 
 def _rewrite_all(

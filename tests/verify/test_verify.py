@@ -104,6 +104,15 @@ def test_an_annotation_with_no_good_guess_is_dropped_and_old_errors_do_not_count
     assert _errors(checker, target) == baseline
 
 
+def test_files_with_nothing_added_take_no_checker_run(tmp_path: Path) -> None:
+    root = _project(tmp_path, {"m.py": "def f(x):\n    return x\n"})
+    target = _target(root / "m.py", {})
+    assert target.text == target.original
+    checker = Checker(root, [target.path], tmp_path / "cache")
+    assert verify([target], checker).rounds == 0
+    assert checker.runs == 0
+
+
 def test_errors_in_other_modules_implicate_the_callee(tmp_path: Path) -> None:
     root = _project(
         tmp_path,
@@ -210,9 +219,8 @@ def test_post_annotate_with_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert query.json()["checker"] == document["checker"]
 
 
-def test_errors_of_modules_the_other_tree_checked_map_to_the_project(tmp_path: Path) -> None:
-    # mypy replays a cached module's errors under the path it was checked at: the mirror
-    # of the other tree, for a module the two share
+def test_errors_replayed_from_mypys_cache_map_to_the_project(tmp_path: Path) -> None:
+    # mypy replays a cached module's errors under the path it was checked at: the mirror's
     root = _project(
         tmp_path,
         {"a.py": "import not_installed_anywhere\n", "b.py": "def f(x):\n    return x\n"},

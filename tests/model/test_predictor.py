@@ -24,7 +24,7 @@ from localtypes.model.predictor import (
     TypeGuess,
     default_predictor,
 )
-from localtypes.model.store import MANIFEST, load_store, sha256_of
+from localtypes.model.store import load_store, sha256_of
 
 Guesses = List[Tuple[TypeGuess, ...]]
 
@@ -62,7 +62,9 @@ def test_guesses_follow_slot_order(predictor: Predictor, inventory: ExtractedMod
     assert by_slot[(SlotKind.RETURN, "Item.__str__", 0, "return")] == "str"
     assert by_slot[(SlotKind.PARAM, "format_price", 0, "verbose")] == "bool"
     # Slots given in another order get the same guesses in that order.
-    reordered = ExtractedModule(slots=inventory.slots[::-1], info=inventory.info)
+    reordered = ExtractedModule(
+        slots=inventory.slots[::-1], info=inventory.info, relations=inventory.relations
+    )
     assert predictor.predict(reordered) == guesses[::-1]
 
 
@@ -206,8 +208,8 @@ def test_default_predictor_is_loaded_once(repo_root: Path, tmp_path: Path) -> No
     bundled = repo_root / "model_store" / "localtypes-small"
     other = tmp_path / "other"
     other.mkdir()
-    for name in (MANIFEST, "vocab.json", "model.onnx"):
-        (other / name).symlink_to(bundled / name)
+    for path in bundled.iterdir():
+        (other / path.name).symlink_to(path)
     second = default_predictor(str(other))
     assert second is not first
     assert default_predictor(str(other)) is second

@@ -40,12 +40,15 @@ def no_model_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def copy(bundled: Path, tmp_path: Path) -> Path:
-    """A store equal to the bundled one: manifest and vocabulary copied, model linked."""
+    """A store equal to the bundled one: manifest and vocabularies copied, networks linked."""
     folder = tmp_path / "store"
     folder.mkdir()
     shutil.copyfile(bundled / MANIFEST, folder / MANIFEST)
-    shutil.copyfile(bundled / "vocab.json", folder / "vocab.json")
-    (folder / "model.onnx").symlink_to(bundled / "model.onnx")
+    for name in json.loads((bundled / MANIFEST).read_text(encoding="utf-8"))["files"]:
+        if name.endswith(".onnx"):
+            (folder / name).symlink_to(bundled / name)
+        else:
+            shutil.copyfile(bundled / name, folder / name)
     return folder
 
 
@@ -254,3 +257,18 @@ def test_locate_does_not_fall_back(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv(MODEL_ENV, str(tmp_path))
     with pytest.raises(ModelStoreError, match="no model store found"):
         load_store()
+
+
+def test_a_first_pass_must_be_listed_with_its_checksums(copy: Path) -> None:
+    """A second pass reads the first pass's answers: a store that names a first pass whose
+    files the manifest does not verify is refused, as is one naming no files."""
+    manifest = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    if "first_pass" not in manifest:
+        pytest.skip("the bundled store has one network")
+    assert load_store(str(copy)).model_files == ["model.onnx", manifest["first_pass"]["model"]]
+    edit_manifest(copy, lambda m: m["files"].pop(m["first_pass"]["model"]))
+    with pytest.raises(ModelStoreError, match="first pass must name its model"):
+        load_store(str(copy))
+    edit_manifest(copy, lambda m: m.update(first_pass="pass1.onnx"))
+    with pytest.raises(ModelStoreError, match="first pass must name its model"):
+        load_store(str(copy))

@@ -35,7 +35,7 @@ from localtypes.edit.plan import (
 from localtypes.edit.spelling import Speller
 from localtypes.edit.stdtypes import BUILTIN_GENERICS, TYPING_NAMES
 from localtypes.labels import ANY
-from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope
+from localtypes.module import CLASS, FUNCTION, MODULE, ModuleIndex, Scope
 
 _TYPE_COMMENT = re.compile(r"#\s*type:(?!\s*ignore\b)")
 # Calls whose result is a type, not a value: annotating their target would change its meaning.
@@ -208,6 +208,8 @@ def _locate(slot: Slot, index: ModuleIndex) -> Tuple[Target, Context]:
             raise Skip(Reason.TYPE_COMMENT)
         outer = function.parent
         assert outer is not None
+        if slot.kind is SlotKind.RETURN and node.name == "__getattr__" and outer.key.kind == MODULE:
+            raise Skip(Reason.MODULE_GETATTR)
         mode = "never" if future else ("import" if outer.runs_at_import() else "deferred")
         context = Context(node.lineno, mode, list(outer.lookup_chain()), outer.key.kind == CLASS)
         return Target(slot.kind, function.key, slot.name), context

@@ -28,6 +28,9 @@ class Reason(str, enum.Enum):
     CLASS_ATTRIBUTE = "class-attribute"
     TYPE_ALIAS = "type-alias"
     DUNDER = "dunder-variable"
+    # A module's ``__getattr__`` returns every attribute the module lacks: its return
+    # annotation types them all (``-> str`` made ``module.anything = {}`` an error).
+    MODULE_GETATTR = "module-getattr"
     NOT_FOUND = "slot-not-found"
     SKIP_COMMENT = "skip-comment"  # ``# localtypes: skip`` (localtypes.edit.skips)
     # The cheap checks (localtypes.edit.checks) ruled every confident guess out:

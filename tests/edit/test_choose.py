@@ -163,6 +163,23 @@ def test_variables_that_define_types_or_fields_are_left_alone() -> None:
     }
 
 
+def test_a_modules_getattr_keeps_its_return_unannotated() -> None:
+    """A module's ``__getattr__`` answers every attribute it lacks: ``-> str`` there typed
+    them all as ``str`` (toolz's tests then failed to check). A method's keeps its rule."""
+    plan = _plan(
+        """        def __getattr__(name):
+            return globals()[name]
+        class Lazy:
+            def __getattr__(self, name):
+                return name
+        """,
+        {"__getattr__.name": ("str", 0.9), "__getattr__": ("str", 0.9),
+         "Lazy.__getattr__": ("str", 0.9)},
+    )  # fmt: skip
+    assert _written(plan) == {"__getattr__.name": "str", "Lazy.__getattr__": "str"}
+    assert _reasons(plan) == {"__getattr__": Reason.MODULE_GETATTR}
+
+
 def test_a_type_comment_keeps_its_signature_unannotated() -> None:
     plan = _plan(
         "def f(a):\n    # type: (int) -> None\n    pass\n",

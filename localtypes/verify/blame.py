@@ -17,7 +17,9 @@ by how the error leads to it (the evaluation counts what each path drops):
   quotes first;
 - ``function``: all of the function's annotations;
 - ``call-returns-unnamed``: the returns of what the line calls whose type the message does
-  not quote, the last resort.
+  not quote;
+- ``outer-function``: the annotations of the functions around the error's function (its
+  line may use a closure variable their annotations typed), the last resort.
 
 A suspect the message quotes the type of produced the mismatch: an annotation whose type
 the message does not name (``bool`` of ``__eq__`` for ``"str" has no attribute "x"``) is
@@ -94,6 +96,11 @@ def implicated(
         groups.append(("function", {(error.path, key) for key in function.keys}))
     # the last resort, so that no error is left with fewer suspects than before
     groups.append(("call-returns-unnamed", returns - named_returns))
+    if here is not None:
+        # a nested function's line may use what an enclosing function's annotations typed
+        # (a closure variable built from its parameter): those come after everything else
+        for outer in here.enclosing_all(error.line)[1:]:
+            groups.append(("outer-function", {(error.path, key) for key in outer.keys}))
     return [(via, group) for via, group in groups if group], False
 
 

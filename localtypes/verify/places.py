@@ -159,6 +159,10 @@ class Places:
                 return function
         return None
 
+    def enclosing_all(self, line: int) -> List[Function]:
+        """Every function around ``line``, the innermost first."""
+        return [f for f in self.functions if f.first <= line <= f.last]
+
 
 _OPERATORS = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",

@@ -197,3 +197,39 @@ def test_a_return_annotated_none_that_returns_a_value_blames_only_the_return(
     stats = verify([target], _checker(root, tmp_path))
     assert "def ping(host: str, port: int):" in target.text
     assert (stats.dropped, stats.remaining) == (1, 0)
+
+
+def test_an_error_in_a_nested_function_blames_the_enclosing_functions_last(
+    tmp_path: Path,
+) -> None:
+    """An unannotated nested function uses a variable built from the outer function's
+    wrongly annotated parameter: nothing of the nested function or of the line can be
+    blamed, so the enclosing function's annotations are the suspects (found on toolz,
+    where such an error outlived every round)."""
+    root = _project(
+        tmp_path,
+        {
+            "m.py": """\
+                import inspect
+
+
+                def annotations(func, fmt=None):
+                    if fmt is None:
+                        kwargs = {}
+                    else:
+                        kwargs = {"eval_str": fmt}
+
+                    def of(target):
+                        return inspect.signature(target, **kwargs)
+
+                    return of(func)
+                """,
+        },
+    )
+    target = _target(root / "m.py", {"annotations.fmt": [("str", 0.9)]})
+    assert "fmt: str | None = None" in target.text
+    checker = _checker(root, tmp_path)
+    assert any("signature" in e.message for e in _errors(checker, target))
+    stats = verify([target], checker)
+    assert (stats.dropped, stats.remaining) == (1, 0)
+    assert "def annotations(func, fmt=None)" in target.text

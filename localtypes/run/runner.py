@@ -214,9 +214,13 @@ def _checker(
     process while the model works."""
     if not (settings.verify and misses):
         return contextlib.nullcontext()
+    from localtypes.verify.dependants import dependants
     from localtypes.verify.run import Session
 
-    return Session(files, root, settings)
+    # the project's other modules (the run's excludes aside: a test the run leaves alone
+    # can still break) that import an annotated one are checked too
+    others = Walker(root, settings.include, ()).select([str(root)]).files
+    return Session(files, root, settings, also=dependants(files, others))
 
 
 def _verify(

@@ -89,9 +89,13 @@ class Session:
     project is checked in another process meanwhile (``Checker.warm``). A context
     manager."""
 
-    def __init__(self, files: Sequence[str], root: Path, settings: Settings) -> None:
+    def __init__(
+        self, files: Sequence[str], root: Path, settings: Settings, also: Sequence[str] = ()
+    ) -> None:
+        """``also``: modules of the project that are checked but not annotated (those that
+        import an annotated one: ``localtypes.verify.dependants``)."""
         self.folder = _CacheFolder(settings)
-        self.checker = Checker(root, list(files), self.folder.__enter__())
+        self.checker = Checker(root, [*files, *also], self.folder.__enter__())
         self.warming: Optional[subprocess.Popen[bytes]] = None
         if spare_core():
             with contextlib.suppress(OSError):  # else the stage checks it all itself

@@ -122,9 +122,10 @@ class _Finder:
         assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         names = {param.arg.arg for param in parameters(node.args)}
         for stmt in self.body(scope).flow:
-            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+            assigned = _assignment(stmt)
+            if assigned is None:
                 continue
-            target, value = stmt.targets[0], stmt.value
+            target, value = assigned
             if (
                 isinstance(target, ast.Attribute)
                 and isinstance(target.value, ast.Name)
@@ -178,13 +179,9 @@ class _Finder:
                     stored = self.stored.get((scope.parent.key, value.attr))
                     if stored is not None:
                         yield mine, "ret-attr", stored
-            elif (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
-            ):
-                variable = _variable(scope, stmt.targets[0].id)
-                value = stmt.value
+            elif (assigned := _assignment(stmt)) is not None and isinstance(assigned[0], ast.Name):
+                variable = _variable(scope, assigned[0].id)
+                value = assigned[1]
                 if isinstance(value, ast.Name) and value.id in params:
                     yield variable, "var-param", _param(scope, value.id)
                 elif isinstance(value, ast.Call):
@@ -243,6 +240,16 @@ class _Finder:
             method = self.methods.get((scope.parent.key, func.attr))
             return (method, True) if method is not None else None
         return None
+
+
+def _assignment(stmt: ast.AST) -> Optional[Tuple[ast.expr, ast.expr]]:
+    """(target, value) of ``t = v`` and of ``t: T = v`` alike: the relations never read
+    annotations (the writer's own would change them between two runs)."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        return stmt.targets[0], stmt.value
+    if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        return stmt.target, stmt.value
+    return None
 
 
 def bind_arguments(callee: Scope, call: ast.Call, bound: bool) -> Iterator[Tuple[str, ast.expr]]:

@@ -221,3 +221,17 @@ def test_annotated_assignments_read_as_plain_ones(
     annotated = _plan(template.format(annotation), guesses)
     assert _reason(plain) is not None  # the case rules something out
     assert (_reason(annotated), _written(annotated)) == (_reason(plain), _written(plain))
+
+
+@pytest.mark.parametrize(
+    "imports",
+    ["", "from typing import Sequence\n", "from collections.abc import Sequence\n"],
+)
+def test_a_typing_import_the_writer_added_does_not_change_a_verdict(imports: str) -> None:
+    """A first run rules ``Sequence[str]`` out (a dict is assigned) and writes
+    ``from typing import Sequence`` for other slots; the second run must rule it out too
+    (it did not: the module's binding hid the name, and the run was not idempotent)."""
+    source = imports + "def f(**keywords):\n    keywords = {**keywords}\n    return keywords\n"
+    plan = _plan(source, {"f.keywords": [("Sequence[str]", 0.9)]})
+    assert _reason(plan) is Reason.USAGE
+

@@ -226,9 +226,19 @@ class TypeReader:
             if origin is None:
                 return None
             return runtime_class(origin)
-        if "." not in head and head in self.index.bindings:
+        if "." not in head and head in self.index.bindings and not self._typing_import(head):
             return None  # the module binds it: not the builtin
         return runtime_class(head)
+
+    def _typing_import(self, head: str) -> bool:
+        """Whether every binding of ``head`` imports the very name the label means
+        (``from typing import Sequence``): the writer adds such imports, and a second run
+        must judge a label as the first did."""
+        homes = (f"typing.{head}", f"typing_extensions.{head}", f"collections.abc.{head}")
+        return all(
+            binding.kind == "import" and binding.origin in homes
+            for binding in self.index.bindings[head]
+        )
 
     def _module_subclass(
         self, cls: Scope, head: str, head_kind: Union[type, Scope], seen: Set[str]

@@ -129,7 +129,7 @@ def run(
             else:
                 report.record(outcome)
         held: List[FileOutcome] = []
-        with _checker(settings, files, root, misses) as session:
+        with _checker(settings, files, root, misses, paths) as session:
             for outcome in annotate_files(misses, options, settings.jobs, facts):
                 if outcome.held is not None:
                     held.append(outcome)  # --verify: checked together, then written
@@ -208,7 +208,7 @@ def _stubs(out: str, paths: Sequence[str]) -> Tuple[str, str]:
 
 
 def _checker(
-    settings: Settings, files: List[str], root: Path, misses: List[str]
+    settings: Settings, files: List[str], root: Path, misses: List[str], paths: Sequence[str]
 ) -> ContextManager[Optional[Session]]:
     """--verify with files to annotate: the checker, its baseline checked in another
     process while the model works."""
@@ -217,9 +217,9 @@ def _checker(
     from localtypes.verify.dependants import dependants
     from localtypes.verify.run import Session
 
-    # the project's other modules (the run's excludes aside: a test the run leaves alone
-    # can still break) that import an annotated one are checked too
-    others = Walker(root, settings.include, ()).select([str(root)]).files
+    # the modules under the paths given that the run's excludes leave out (its tests...)
+    # and that import an annotated one are checked too: an annotation can break them
+    others = Walker(root, settings.include, ()).select(list(paths)).files
     return Session(files, root, settings, also=dependants(files, others))
 
 

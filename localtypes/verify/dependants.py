@@ -2,9 +2,11 @@
 
 An annotation can break code that was not annotated: a test that assigns to what an
 annotated function returns, a caller in a folder the run excluded. ``--verify`` promises no
-new error the annotations cause, so the checker's baseline and rounds include every module
-of the project that imports an annotated module (or a package above one), found by their
-import statements; they are checked, never written.
+new error the annotations cause in what it was given, so the checker's baseline and rounds
+include every module under the paths given (excluded ones too) that imports an annotated
+module (or a package above one), found by their import statements; they are checked, never
+written. (Modules outside those paths, such as a sibling ``tests/`` folder, are not: checking
+them would cost more than the check itself on small projects.)
 """
 
 from __future__ import annotations

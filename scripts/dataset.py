@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from localtypes.analysis.extract import extract
 from localtypes.analysis.features import FEATURES_VERSION
 from localtypes.analysis.project import ProjectIndex
-from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Slot, SlotKey
+from localtypes.analysis.slots import ExtractedModule, ModuleInfo, Relations, Slot
 from localtypes.errors import SourceError
 from localtypes.labels import ANY, LABELS_VERSION
 from localtypes.module import ModuleIndex
@@ -48,7 +48,7 @@ class ModuleRecord:
     slots: List[Slot]
     # The module's slot relations, and the slots they name (labelled or not): the second
     # pass needs first-pass answers for them as it would at run time.
-    relations: Dict[SlotKey, Tuple[Tuple[str, SlotKey], ...]] = field(default_factory=dict)
+    relations: Relations = field(default_factory=dict)
     context: List[Slot] = field(default_factory=list)
 
     @property

@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-import numpy as np
 import torch
 from dataset import ModuleRecord
 
@@ -64,15 +63,18 @@ def augmented(record: ModuleRecord, answers: Answers) -> ModuleRecord:
     return replace(record, slots=list(module.slots))
 
 
+_NOT_NEIGHBOURS = ("nb:own:", "nb:agree:")  # the slot's own answer, and agreement marks
+
+
 def neighbour_stats(records: Sequence[ModuleRecord]) -> str:
     """How many slots have a first-pass answer for themselves and for a neighbour."""
     slots = [slot for record in records for slot in record.slots]
-    own = sum(1 for slot in slots if any(f.startswith("nb:own:") for f in slot.features))
-    related = sum(
-        1
-        for slot in slots
-        if any(f.startswith("nb:") and not f.startswith(("nb:own:", "nb:agree:")) for f in
-               slot.features[:MAX_NEIGHBOUR_FEATURES])
-    )  # fmt: skip
-    share = np.array([own, related]) / max(len(slots), 1)
-    return f"{len(slots)} slots: own answer {share[0]:.1%}, a neighbour's {share[1]:.1%}"
+    own = related = 0
+    for slot in slots:
+        added = slot.features[:MAX_NEIGHBOUR_FEATURES]
+        own += any(f.startswith("nb:own:") for f in added)
+        related += any(
+            f.startswith("nb:") and not f.startswith(("nb:own:", "nb:agree:")) for f in added
+        )
+    total = max(len(slots), 1)
+    return f"{len(slots)} slots: own answer {own / total:.1%}, a neighbour's {related / total:.1%}"

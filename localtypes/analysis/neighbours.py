@@ -22,12 +22,10 @@ import ast
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from localtypes.analysis.features.body import FunctionBody
-from localtypes.analysis.slots import Slot, SlotKey, SlotKind
+from localtypes.analysis.slots import Relation, Relations, Slot, SlotKey, SlotKind
 from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope, ScopeKey
 from localtypes.syntax import parameters
 
-Relation = Tuple[str, SlotKey]  # (what the other slot is to this one, the other's key)
-Relations = Dict[SlotKey, Tuple[Relation, ...]]
 MAX_RELATIONS = 8  # per slot: the strongest come first
 MAX_SAME_NAME = 3  # same-named parameters listed per parameter
 # Strongest first: what a slot's own code passes or returns, then what merely shares a name.
@@ -66,22 +64,42 @@ def _variable(scope: Scope, name: str) -> SlotKey:
     return (SlotKind.VARIABLE, scope.key.qualname, scope.key.occurrence, name)
 
 
+def top_level(index: ModuleIndex) -> Tuple[Dict[str, Scope], Dict[str, Scope]]:
+    """The module's top-level functions and classes by name (a later definition wins, as
+    at run time)."""
+    functions: Dict[str, Scope] = {}
+    classes: Dict[str, Scope] = {}
+    for scope in index.scopes.values():
+        if scope.parent is index.module:
+            target = classes if scope.key.kind == CLASS else functions
+            target[scope.key.qualname] = scope
+    return functions, classes
+
+
+def enclosing_class(scope: Scope) -> Optional[Scope]:
+    """The class whose method ``scope`` is (``self.x()`` calls resolve there)."""
+    if scope.key.kind == FUNCTION and scope.parent is not None and scope.parent.key.kind == CLASS:
+        return scope.parent
+    return None
+
+
+def methods_of(index: ModuleIndex) -> Dict[Tuple[ScopeKey, str], Scope]:
+    """(class key, method name) -> the last ``def`` of that name directly in the class."""
+    methods: Dict[Tuple[ScopeKey, str], Scope] = {}
+    for scope in index.scopes.values():
+        owner = enclosing_class(scope)
+        if owner is not None:
+            methods[(owner.key, scope.key.qualname.rpartition(".")[2])] = scope
+    return methods
+
+
 class _Finder:
     """Walks each function body once; ``pairs`` yields (slot, relation, other slot)."""
 
     def __init__(self, index: ModuleIndex, bodies: Optional[Dict[int, FunctionBody]]) -> None:
         self.index = index
-        self.functions: Dict[str, Scope] = {}
-        self.classes: Dict[str, Scope] = {}
-        self.methods: Dict[Tuple[ScopeKey, str], Scope] = {}
-        for scope in index.scopes.values():
-            parent = scope.parent
-            if parent is index.module:
-                (self.classes if scope.key.kind == CLASS else self.functions)[
-                    scope.key.qualname
-                ] = scope  # a later definition wins, as at run time
-            if scope.key.kind == FUNCTION and parent is not None and parent.key.kind == CLASS:
-                self.methods[(parent.key, scope.key.qualname.rpartition(".")[2])] = scope
+        self.functions, self.classes = top_level(index)
+        self.methods = methods_of(index)
         # (class, attribute) -> the parameter a method stores in ``self.attribute``
         self.stored: Dict[Tuple[ScopeKey, str], SlotKey] = {}
         self.bodies: Dict[int, FunctionBody] = dict(bodies or {})
@@ -115,8 +133,8 @@ class _Finder:
                     yield key, "same", other
 
     def _remember_stores(self, scope: Scope) -> None:
-        owner = scope.parent
-        if owner is None or owner.key.kind != CLASS:
+        owner = enclosing_class(scope)
+        if owner is None:
             return
         node = scope.node
         assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -173,10 +191,9 @@ class _Finder:
                     isinstance(value, ast.Attribute)
                     and isinstance(value.value, ast.Name)
                     and value.value.id == "self"
-                    and scope.parent is not None
-                    and scope.parent.key.kind == CLASS
+                    and (owner := enclosing_class(scope)) is not None
                 ):
-                    stored = self.stored.get((scope.parent.key, value.attr))
+                    stored = self.stored.get((owner.key, value.attr))
                     if stored is not None:
                         yield mine, "ret-attr", stored
             elif (assigned := _assignment(stmt)) is not None and isinstance(assigned[0], ast.Name):
@@ -190,8 +207,8 @@ class _Finder:
                         yield variable, "var-call", callee
 
     def _overrides(self, scope: Scope, names: List[str]) -> Iterator[Tuple[SlotKey, str, SlotKey]]:
-        owner = scope.parent
-        if owner is None or owner.key.kind != CLASS:
+        owner = enclosing_class(scope)
+        if owner is None:
             return
         assert isinstance(owner.node, ast.ClassDef)
         method = scope.key.qualname.rpartition(".")[2]
@@ -234,10 +251,9 @@ class _Finder:
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
             and func.value.id in ("self", "cls")
-            and scope.parent is not None
-            and scope.parent.key.kind == CLASS
+            and (owner := enclosing_class(scope)) is not None
         ):
-            method = self.methods.get((scope.parent.key, func.attr))
+            method = self.methods.get((owner.key, func.attr))
             return (method, True) if method is not None else None
         return None
 

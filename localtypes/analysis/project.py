@@ -23,11 +23,11 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from localtypes.analysis.features.body import FunctionBody
 from localtypes.analysis.features.usage import usage_of
 from localtypes.analysis.features.values import value_kind
-from localtypes.analysis.neighbours import bind_arguments
+from localtypes.analysis.neighbours import bind_arguments, enclosing_class, methods_of, top_level
 from localtypes.analysis.static import StaticTyper
 from localtypes.analysis.visible import module_info
 from localtypes.errors import SourceError
-from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope, ScopeKey
+from localtypes.module import FUNCTION, ModuleIndex, Scope, ScopeKey
 from localtypes.syntax import dotted_name, parse_source
 
 # (scope qualname, scope occurrence, slot name): the slot a feature belongs to.
@@ -79,16 +79,12 @@ class ProjectIndex:
         self._methods: Dict[str, Dict[Tuple[ScopeKey, str], Scope]] = {}
         self._refs: Dict[int, FunctionRef] = {}  # id(function scope) -> its reference
         for path, index in self.modules.items():
-            self._functions[path], self._classes[path] = _top_level(index)
-            methods = self._methods[path] = {}
+            self._functions[path], self._classes[path] = top_level(index)
+            self._methods[path] = methods_of(index)
             for scope in index.scopes.values():
-                if scope.key.kind != FUNCTION:
-                    continue
-                key = scope.key
-                self._refs[id(scope)] = FunctionRef(path, key.qualname, key.occurrence)
-                parent = scope.parent
-                if parent is not None and parent.key.kind == CLASS:
-                    methods[(parent.key, key.qualname.rpartition(".")[2])] = scope
+                if scope.key.kind == FUNCTION:
+                    key = scope.key
+                    self._refs[id(scope)] = FunctionRef(path, key.qualname, key.occurrence)
         self._calls: Dict[FunctionRef, _Calls] = {}
         self._typers: Dict[str, StaticTyper] = {}
         for path in self.modules:
@@ -133,7 +129,7 @@ class ProjectIndex:
             return None
         head, _, rest = name.partition(".")
         if head in ("self", "cls") and rest and "." not in rest:
-            owner = _enclosing_class(scope)
+            owner = enclosing_class(scope)
             if owner is None:
                 return None
             method = self._method(path, owner, rest)
@@ -221,20 +217,3 @@ class ProjectIndex:
             index = self.modules[path]
             typer = self._typers[path] = StaticTyper(module_info(index), tuple(index.bindings))
         return typer
-
-
-def _top_level(index: ModuleIndex) -> Tuple[Dict[str, Scope], Dict[str, Scope]]:
-    functions: Dict[str, Scope] = {}
-    classes: Dict[str, Scope] = {}
-    for scope in index.scopes.values():
-        if scope.parent is index.module:
-            target = classes if scope.key.kind == CLASS else functions
-            target[scope.key.qualname] = scope  # a later definition wins, as at run time
-    return functions, classes
-
-
-def _enclosing_class(scope: Scope) -> Optional[Scope]:
-    """The class whose method ``scope`` is (``self.x()`` calls resolve there)."""
-    if scope.key.kind == FUNCTION and scope.parent is not None and scope.parent.key.kind == CLASS:
-        return scope.parent
-    return None

@@ -84,6 +84,11 @@ class ModuleInfo:
     members: Dict[str, Tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
+# (what the other slot is to a slot, the other's key): see localtypes.analysis.neighbours
+Relation = Tuple[str, SlotKey]
+Relations = Dict[SlotKey, Tuple[Relation, ...]]
+
+
 @dataclass(frozen=True)
 class ExtractedModule:
     """The slots of one module and what it can see.
@@ -96,7 +101,5 @@ class ExtractedModule:
 
     slots: Tuple[Slot, ...]
     info: ModuleInfo
-    relations: Dict[SlotKey, Tuple[Tuple[str, SlotKey], ...]] = field(
-        default_factory=dict, compare=False
-    )
+    relations: Relations = field(default_factory=dict, compare=False)
     context: Tuple[Slot, ...] = ()

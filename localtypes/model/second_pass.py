@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Dict, List, Mapping, Tuple
 
-from localtypes.analysis.slots import ExtractedModule, Slot, SlotKey
+from localtypes.analysis.slots import ExtractedModule, Relation, Slot, SlotKey
 
 if TYPE_CHECKING:
     from localtypes.model.predictor import TypeGuess
@@ -32,7 +32,7 @@ def _bucket(confidence: float) -> str:
 
 def neighbour_features(
     slot: Slot,
-    relations: Tuple[Tuple[str, SlotKey], ...],
+    relations: Tuple[Relation, ...],
     first: Mapping[SlotKey, TypeGuess],
 ) -> List[str]:
     """The second-pass features of one slot, from the first pass's top answers."""

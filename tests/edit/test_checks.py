@@ -234,4 +234,3 @@ def test_a_typing_import_the_writer_added_does_not_change_a_verdict(imports: str
     source = imports + "def f(**keywords):\n    keywords = {**keywords}\n    return keywords\n"
     plan = _plan(source, {"f.keywords": [("Sequence[str]", 0.9)]})
     assert _reason(plan) is Reason.USAGE
-

@@ -63,12 +63,15 @@ PROJECTS = {
     )
 }
 MODES = ("plain", "checks", "verify")
-# Runs localtypes' CLI with the cheap checks off (choose gets no ModuleChecks).
+# Runs localtypes' CLI with the cheap checks off (choose gets no ModuleChecks, the writer
+# adds no companion annotations).
 _PLAIN = (
-    "import sys, localtypes.edit.choose as c; c.ModuleChecks = lambda index: None; "
+    "import sys, localtypes.edit.choose as c, localtypes.edit.rounds as r; "
+    "c.ModuleChecks = lambda index: None; r.companions = lambda index, functions: []; "
     "from localtypes.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 _ADDED = re.compile(r"Annotations (?:added|to add): (\d+)")
+_VARIABLES = re.compile(r"Annotations (?:added|to add): \d+ \([^)]*?(\d+) variable")
 _CHECKER = re.compile(r"replaced (\d+) annotations? and dropped (\d+)")
 _PASSED = re.compile(r"(\d+) passed")
 _FAILED = re.compile(r"(\d+) (?:failed|error)")
@@ -77,6 +80,7 @@ _FAILED = re.compile(r"(\d+) (?:failed|error)")
 @dataclass
 class ModeResult:
     annotations: int = 0
+    variables: int = 0  # of the annotations: companions (bare containers) and variables
     new_errors: int = 0
     new_by_code: Dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -210,10 +214,12 @@ def bench(project: Project, cache: Path, work: Path) -> ProjectResult:
         found, _ = mypy_errors(tree, project, base / f"mypy-{mode}")
         new = found - baseline
         added = _ADDED.search(stderr)
+        variables = _VARIABLES.search(stderr)
         checker = _CHECKER.search(stderr)
         mode_passed, mode_failed = run_tests(tree, project)
         result.modes[mode] = ModeResult(
             annotations=int(added.group(1)) if added else 0,
+            variables=int(variables.group(1)) if variables else 0,
             new_errors=sum(new.values()),
             new_by_code=dict(Counter(code for (_, code, _), n in new.items() for _ in range(n))),
             seconds=round(seconds, 2),
@@ -252,7 +258,9 @@ def report(results: Sequence[ProjectResult]) -> None:
         for mode, m in r.modes.items():
             totals[mode][0] += m.annotations
             totals[mode][1] += m.new_errors
-            extra = f" (replaced {m.replaced}, dropped {m.dropped})" if mode == "verify" else ""
+            extra = f" ({m.variables} variable)" if m.variables else ""
+            if mode == "verify":
+                extra += f" (replaced {m.replaced}, dropped {m.dropped})"
             print(f"| {r.name} | | {mode} | {m.annotations}{extra} | {m.new_errors} | "
                   f"{m.tests_passed}/{m.tests_failed} | {m.seconds} | |")  # fmt: skip
         cost = r.modes["verify"].seconds - r.modes["checks"].seconds

@@ -449,7 +449,9 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
     import tempfile
 
     import localtypes.edit.choose as choose_module
+    import localtypes.edit.rounds as rounds_module
     from localtypes.api import annotate
+    from localtypes.edit.companions import companions
     from localtypes.settings import Settings
     from localtypes.verify.checker import Checker
     from localtypes.verify.run import write_options
@@ -511,15 +513,16 @@ def evaluate_writer(args: argparse.Namespace) -> Dict[str, Any]:
                 file.parent.mkdir(parents=True, exist_ok=True)
                 file.write_text(stripped, encoding="utf-8")
                 for mode in ("plain", "checks"):
-                    vars(choose_module)["ModuleChecks"] = (
-                        real_checks if mode == "checks" else _no_checks
-                    )
+                    plain = mode == "plain"
+                    vars(choose_module)["ModuleChecks"] = _no_checks if plain else real_checks
+                    vars(rounds_module)["companions"] = _no_companions if plain else companions
                     try:
                         result = annotate(
                             stripped, str(file), settings=settings, predictor=predictor
                         )
                     finally:
                         vars(choose_module)["ModuleChecks"] = real_checks
+                        vars(rounds_module)["companions"] = companions
                     _score(totals[mode], {a.slot.key: a.label for a in result.added}, truths)
                 targets.append(
                     VerifyFile(
@@ -626,6 +629,11 @@ def _without_signature_annotations(tree: ast.Module) -> ast.Module:
 def _no_checks(index: Any) -> None:
     """Stands in for ``ModuleChecks``: the plain writer (the cheap checks off)."""
     return None
+
+
+def _no_companions(index: Any, functions: Any) -> List[Any]:
+    """Stands in for ``companions``: the plain writer adds none."""
+    return []
 
 
 def _score(counts: Counter[str], written: Dict[Any, str], truths: Dict[Any, str]) -> None:

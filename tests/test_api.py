@@ -193,8 +193,15 @@ def test_annotate_writes_what_it_reports(inventory: str, predictor: Predictor) -
     threshold = predictor.info.threshold
     assert not any(function_annotations(inventory).values())
     written = {key: text for key, text in function_annotations(result.source).items() if text}
-    reported = {(item.slot.kind.value, item.slot.qualname): item.text for item in result.added}
+    predicted = [item for item in result.added if not item.companion]
+    reported = {(item.slot.kind.value, item.slot.qualname): item.text for item in predicted}
     assert reported == written  # the source had none: every annotation is an added one
+    # ``Inventory.__init__`` gets its first annotation: its ``self.items = {}`` needs one too
+    companions = [item for item in result.added if item.companion]
+    assert [(c.slot.qualname, c.text) for c in companions] == [
+        ("Inventory.__init__.self.items", "dict")
+    ]
+    assert "        self.items: dict = {}\n" in result.source
     for item in result.added:
         assert item.confidence >= threshold
     for skipped in result.skipped:
@@ -228,9 +235,12 @@ def test_annotate_respects_kinds(inventory: str, predictor: Predictor) -> None:
         settings = Settings(min_confidence=0.0, kinds=frozenset({kind}))
         result = annotate(inventory, settings=settings, predictor=predictor)
         assert result.added, kind
-        assert {item.slot.kind for item in result.added} == {kind}
+        # companions (``self.items: dict = {}``) come with any kind: they are no prediction
+        assert {item.slot.kind for item in result.added if not item.companion} == {kind}
+        assert all(item.kind == "empty-container" for item in result.added if item.companion)
     default = annotate(inventory, settings=Settings(min_confidence=0.0), predictor=predictor)
-    assert {item.slot.kind for item in default.added} == {SlotKind.PARAM, SlotKind.RETURN}
+    kinds = {item.kind for item in default.added}
+    assert kinds == {"param", "return", "empty-container"}
 
 
 def test_annotate_respects_min_confidence(inventory: str, predictor: Predictor) -> None:
@@ -251,8 +261,9 @@ def test_annotate_a_stub_path(inventory: str, predictor: Predictor) -> None:
     module = annotate(inventory, "inventory.py", settings=settings, predictor=predictor)
     stub = annotate(inventory, "inventory.pyi", settings=settings, predictor=predictor)
     assert stub.path == "inventory.pyi"
-    assert [item.slot for item in stub.added] == [item.slot for item in module.added]
-    assert [item.label for item in stub.added] == [item.label for item in module.added]
+    predicted = [item for item in module.added if not item.companion]  # a stub has no body
+    assert [item.slot for item in stub.added] == [item.slot for item in predicted]
+    assert [item.label for item in stub.added] == [item.label for item in predicted]
     unions = [item for item in stub.added if " | " in item.label]
     generics = [item for item in stub.added if item.label.startswith(("list[", "dict["))]
     assert unions and generics

@@ -68,6 +68,7 @@ class SlotGuess:
 
 
 EXCLUDE_ALL = "*"
+COMPANION = "empty-container"  # the kind a companion annotation is counted under
 
 
 @dataclass(frozen=True, order=True)
@@ -127,6 +128,14 @@ class Added:
     label: str  # the canonical label predicted
     text: str  # the annotation as written in the file
     confidence: float
+    # The bare container an empty ``[]``/``{}``/``set()`` needs once its function is
+    # annotated (``localtypes.edit.companions``): not a prediction, whatever the kinds asked.
+    companion: bool = False
+
+    @property
+    def kind(self) -> str:
+        """How the summary counts it: the slot's kind, or ``empty-container``."""
+        return COMPANION if self.companion else self.slot.kind.value
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ it to what the writer could ever add, then runs the writer's own checks on it:
    coding cookie is added or changed; ASTs do not see comments).
 2. Annotations: each new one is on a parameter, a return, or a variable the writer may
    annotate (not a dunder, and in a class body only of a plain class: in a dataclass an
-   annotation makes a field), of the kinds asked for, and is a type expression: names,
+   annotation makes a field), of the kinds asked for, or is a companion of any kind asked
+   (``x: list = []``, ``self.x: dict = {}`` in a function: ``localtypes.edit.companions``),
+   and is a type expression: names,
    dotted names, subscripts, ``|``, literals, and strings holding the same (no call,
    lambda, walrus, comprehension...: nothing that runs code when it is evaluated).
 3. Imports: each new top-level import is one the writer adds (``typing`` and its names, the
@@ -33,11 +35,12 @@ from collections import Counter
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from localtypes.analysis.slots import SlotKind
-from localtypes.edit.plan import ImportSpec, Target
+from localtypes.edit.companions import empty_container
+from localtypes.edit.plan import COMPANION, ImportSpec, Target
 from localtypes.edit.safety import UnsafeEditError, check_edit
 from localtypes.edit.skips import find_skips
 from localtypes.edit.stdtypes import KNOWN_STDLIB
-from localtypes.module import CLASS, ModuleIndex, ScopeKey
+from localtypes.module import CLASS, FUNCTION, ModuleIndex, ScopeKey
 from localtypes.syntax import dotted_name, parameters, parse_source
 from localtypes.syntax import parse as parse_ast
 
@@ -75,7 +78,9 @@ def check_output(
     index = ModuleIndex(new_tree, new)
     skips = find_skips(new, new_tree)  # the same comments (checked above), on new lines
     added: Dict[Target, str] = {}
+    counted: Counter[str] = Counter()
     names: Set[str] = set()
+    companions = _companion_shaped(index)
     for key, node in _annotations(index).items():
         if key in old_nodes:
             continue  # check_edit holds old annotations to be unchanged
@@ -83,11 +88,18 @@ def check_output(
             raise UnsafeEditError(
                 f"an annotation where a '# localtypes: skip' comment says no (line {node.lineno})"
             )
-        added[_target(key, allowed, index)] = ast.unparse(node)
+        companion = companions.get(key)
+        if companion is not None:
+            target = Target(SlotKind.VARIABLE, key[0], companion)
+            counted[COMPANION] += 1
+        else:
+            target = _target(key, allowed, index)
+            counted[target.kind.value] += 1
+        added[target] = ast.unparse(node)
         names.update(_type_expression_names(node, 0))
     imports = _added_imports(old_tree, new_tree)
     check_edit(old_tree, new, added, imports, names, filename)
-    return dict(Counter(target.kind.value for target in added))
+    return dict(counted)
 
 
 # --- text ----------------------------------------------------------------------------------
@@ -145,6 +157,32 @@ def _annotations(index: ModuleIndex) -> AnnotationNodes:
                     found[(scope.key, "param", parameter.arg.arg, 0)] = parameter.arg.annotation
             if node.returns is not None:
                 found[(scope.key, "return", "return", 0)] = node.returns
+    return found
+
+
+def _companion_shaped(index: ModuleIndex) -> Dict[Tuple[ScopeKey, str, str, int], str]:
+    """The annotations of a function that read like a companion (``x: list = []``,
+    ``self.x: dict = {}``): their keys, to the target as the writer names it."""
+    found: Dict[Tuple[ScopeKey, str, str, int], str] = {}
+    for scope in index.scopes.values():
+        if scope.key.kind != FUNCTION:
+            continue
+        nth: Counter[str] = Counter()
+        for stmt in scope.statements:
+            if not isinstance(stmt, ast.AnnAssign):
+                continue
+            target = stmt.target
+            name = target.id if isinstance(target, ast.Name) else ast.dump(target)
+            key = (scope.key, "var", name, nth[name])
+            nth[name] += 1
+            if key[3] or stmt.value is None or not isinstance(stmt.annotation, ast.Name):
+                continue
+            if empty_container(stmt.value, scope.bindings, index) != stmt.annotation.id:
+                continue
+            if isinstance(target, ast.Name):
+                found[key] = target.id
+            elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                found[key] = f"{target.value.id}.{target.attr}"
     return found
 
 

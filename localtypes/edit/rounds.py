@@ -19,10 +19,12 @@ from typing import (
     TypeVar,
 )
 
-from localtypes.analysis.slots import Slot, SlotKey
+from localtypes.analysis.slots import Slot, SlotKey, SlotKind
 from localtypes.edit.choose import choose
+from localtypes.edit.companions import companions
 from localtypes.edit.plan import (
     Added,
+    Choice,
     Edit,
     ImportSpec,
     Reason,
@@ -35,8 +37,8 @@ from localtypes.edit.safety import UnsafeEditError, check_edit
 from localtypes.edit.splice import Applied
 from localtypes.edit.splice import apply_annotations as _apply
 from localtypes.errors import LocaltypesError, SourceError
-from localtypes.module import ModuleIndex
-from localtypes.syntax import parse_source
+from localtypes.module import FUNCTION, ModuleIndex, ScopeKey
+from localtypes.syntax import parameters, parse_source
 
 # Adding imports changes what the model sees of the module, so a second pass over the output
 # could pick more slots; the writer repeats until nothing changes (idempotence), at most this.
@@ -114,7 +116,24 @@ def write_rounds(
         if not plan.choices:
             break
         edits = {choice.target: Edit(choice.text, choice.imports) for choice in plan.choices}
+        extra: Dict[Target, Slot] = {}
+        if options.checks:
+            for companion in companions(index, _first_annotated(plan.choices, index)):
+                scope = companion.scope.key
+                target = Target(SlotKind.VARIABLE, scope, companion.name, companion.ordinal)
+                if target not in edits:
+                    edits[target] = Edit(companion.label)
+                    first_target = companion.statement.targets[0]
+                    extra[target] = Slot(
+                        SlotKind.VARIABLE, scope.qualname, scope.occurrence, companion.name,
+                        first_target.lineno, first_target.col_offset, None, companion.label,
+                    )  # fmt: skip
         applied = _guarded(partial(apply_annotations, current, edits, index))
+        for target, slot in extra.items():
+            if target in applied.written:
+                label = edits[target].text
+                added.append(Added(slot, label, label, 1.0, companion=True))
+                written[target] = label
         for choice in plan.choices:
             slot = _original(choice.slot, first, round_number)
             if choice.target in applied.written:
@@ -133,6 +152,22 @@ def write_rounds(
     if current != source:
         _guarded(partial(check_edit, original, current, written, imports, names, filename))
     return WriteResult(current, tuple(added), skipped)
+
+
+def _first_annotated(choices: Sequence[Choice], index: ModuleIndex) -> Set[ScopeKey]:
+    """The functions that get their first annotation from ``choices``."""
+    found: Set[ScopeKey] = set()
+    for choice in choices:
+        key = choice.target.scope
+        if choice.target.kind is SlotKind.VARIABLE or key.kind != FUNCTION or key in found:
+            continue
+        scope = index.scopes.get(key)
+        node = scope.node if scope is not None else None
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if node.returns is None and all(p.arg.annotation is None for p in parameters(node.args)):
+            found.add(key)
+    return found
 
 
 def _visible_to_model(imports: Sequence[ImportSpec]) -> bool:

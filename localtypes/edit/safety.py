@@ -80,6 +80,10 @@ def _compiles(tree: ast.Module, filename: str) -> bool:
 def target_key(target: Target) -> AnnotationKey:
     """The annotation key a written target shows up under in ``annotation_map``."""
     if target.kind is SlotKind.VARIABLE:
+        owner, dot, attribute = target.name.partition(".")
+        if dot:  # ``self.x``: keyed by the target's dump, as ``annotation_map`` does
+            node = ast.Attribute(ast.Name(owner, ast.Load()), attribute, ast.Store())
+            return (target.scope, "var", ast.dump(node), 0)
         return (target.scope, "var", target.name, 0)
     return (target.scope, target.kind.value, target.name, 0)
 

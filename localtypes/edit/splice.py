@@ -68,6 +68,8 @@ def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIn
         name = statement.targets[0]
         if isinstance(name, ast.Name):
             variables[(scope.key, name.id, ordinal)] = statement
+    if any(t.kind is SlotKind.VARIABLE and "." in t.name for t in edits):
+        variables.update(_attribute_assignments(index))
     for target, edit in edits.items():
         found = _splices(text, index, variables, target, edit.text)
         if found:
@@ -79,6 +81,24 @@ def apply_annotations(source: str, edits: Mapping[Target, Edit], index: ModuleIn
     )
     splices.extend(_import_splices(text, index.tree, imports))
     return Applied(text.splice(splices), frozenset(written), imports)
+
+
+def _attribute_assignments(index: ModuleIndex) -> _Variables:
+    """``self.x = v`` in each function: the n-th plain assignment of ``self.x`` in its scope
+    (companion annotations, ``localtypes.edit.companions``)."""
+    found: _Variables = {}
+    for scope in index.scopes.values():
+        counts: Dict[str, int] = {}
+        for statement in scope.statements:
+            if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
+                continue
+            target = statement.targets[0]
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                name = f"{target.value.id}.{target.attr}"
+                ordinal = counts.get(name, 0)
+                counts[name] = ordinal + 1
+                found[(scope.key, name, ordinal)] = statement
+    return found
 
 
 def sorted_targets(targets: Iterable[Target]) -> List[Target]:

@@ -131,9 +131,10 @@ class Analysis:
             result = annotate_slot(self.text, slot, label, self.path, settings=self.settings)
         except (SourceError, UnsafeEditError, RecursionError):
             return None
-        if len(result.added) != 1:
+        predicted = [item for item in result.added if not item.companion]
+        if len(predicted) != 1:
             return None
-        return result.source, result.added[0].text
+        return result.source, predicted[0].text
 
 
 def analyse(
@@ -191,7 +192,9 @@ def analyse(
             slot = dataclasses.replace(slot, features=())  # not needed past the model
             views[slot.key] = SlotView(slot, guesses, *located)
     hints = tuple(
-        Hint(views[added.slot.key], added) for added in result.added if added.slot.key in views
+        Hint(views[added.slot.key], added)
+        for added in result.added
+        if added.slot.key in views and not added.companion
     )
     return Analysis(
         text,

@@ -24,6 +24,7 @@ import click
 
 from localtypes import __version__
 from localtypes.analysis.slots import STATIC_PREFIXES
+from localtypes.edit.plan import COMPANION
 from localtypes.run.report import FileOutcome, Report
 
 if TYPE_CHECKING:
@@ -188,7 +189,9 @@ def slot_records(
                 type=added.label,
                 confidence=added.confidence,
                 annotation=added.text,
-                chosen_by=_chosen_by(
+                chosen_by=COMPANION
+                if added.companion
+                else _chosen_by(
                     added.label,
                     ranked,
                     static,

@@ -36,7 +36,7 @@ EXIT_CODES = (
     (EXIT_FAILED, "some files could not be processed (each is named with its reason)"),
 )
 
-KIND_ORDER = ("param", "return", "variable")
+KIND_ORDER = ("param", "return", "variable", "empty-container")
 
 
 class Status(str, enum.Enum):

@@ -15,9 +15,11 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 from localtypes.analysis.project import ModuleFacts
+from localtypes.analysis.slots import SlotKind
+from localtypes.edit.plan import COMPANION
 from localtypes.errors import LocaltypesError, SourceError
 from localtypes.run.cache import Cache, content_key
 from localtypes.run.files import WriteRefused, decode_source, replace_source, write_problem
@@ -215,12 +217,22 @@ def _checks_out(path: str, options: Options, old: bytes, new: bytes, added: Coun
         found = check_annotated(before.text, after.text, path, kinds=options.settings.kinds)
     except Exception:  # UnsafeEditError, SourceError, or whatever a planted entry triggers
         return False
-    return found == dict(added)
+    # a bare ``x: list = []`` reads as a companion whether the model or the writer chose it
+    return _merged(found) == _merged(dict(added))
+
+
+def _merged(counts: Dict[str, int]) -> Dict[str, int]:
+    merged = dict(counts)
+    if COMPANION in merged:
+        merged[SlotKind.VARIABLE.value] = merged.get(SlotKind.VARIABLE.value, 0) + merged.pop(
+            COMPANION
+        )
+    return merged
 
 
 def counts(result: AnnotateResult) -> Tuple[Counts, int]:
     """(annotations added by kind, slots left below the confidence threshold)."""
-    kinds = Counter(item.slot.kind.value for item in result.added)
+    kinds = Counter(item.kind for item in result.added)
     below = sum(1 for item in result.skipped if item.reason == BELOW_THRESHOLD)
     return tuple(sorted(kinds.items())), below
 

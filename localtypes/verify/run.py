@@ -183,7 +183,7 @@ def finish(
         assert isinstance(held, Held)
         changed = target.text != held.decoded.text
         new = held.decoded.encode(target.text) if changed else None
-        added = tuple(sorted(Counter(item.slot.kind.value for item in target.added).items()))
+        added = tuple(sorted(Counter(item.kind for item in target.added).items()))
         records = _records(held, target)
         own = options_of(outcome.path)
         if own.cache_folder is not None:

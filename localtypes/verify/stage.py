@@ -66,7 +66,7 @@ class VerifyFile:
 
     @property
     def labels(self) -> Dict[SlotKey, str]:
-        return {item.slot.key: item.label for item in self.added}
+        return {item.slot.key: item.label for item in self.added if not item.companion}
 
 
 @dataclass

@@ -89,6 +89,34 @@ def _reason(plan: Plan) -> Optional[Reason]:
             Reason.USAGE,
         ),
         ("def f():\n    yield 1\n", {"f->": [("list[int]", 0.9)]}, Reason.RETURNS),
+        # the last operand of ``a or b`` is one of the values the parameter takes
+        (
+            "def f(sign='+'):\n    sign = ((sign == '-') and -1) or 1\n    return sign\n",
+            {"f.sign": [("str", 0.9)]},
+            Reason.USAGE,
+        ),
+        # a class the function imports itself
+        (
+            "def f(state=None):\n    if not hasattr(state, 'random'):\n"
+            "        from random import Random\n        state = Random(state)\n",
+            {"f.state": [("int | None", 0.9)]},
+            Reason.USAGE,
+        ),
+        # duck typing under ``try``: a checker still finds no ``k`` on ``object``
+        (
+            "class A:\n    def __eq__(self, other):\n        try:\n"
+            "            return self.k == other.k\n        except AttributeError:\n"
+            "            return False\n",
+            {"A.__eq__.other": [("object", 0.9)]},
+            Reason.USAGE,
+        ),
+        # a method of a class with a metaclass whose body is not trivial falls off its end
+        (
+            "class M(type): pass\nclass A(metaclass=M):\n    def f(self, x):\n"
+            "        if x:\n            return 'a'\n",
+            {"A.f->": [("str", 0.9)]},
+            Reason.RETURNS,
+        ),
         (
             "from datetime import tzinfo\nclass Z(tzinfo):\n    def tzname(self, dt): return 'Z'\n",
             {"Z.tzname.dt": [("datetime.datetime", 0.9)]},
@@ -139,6 +167,15 @@ def test_a_guess_the_module_rules_out_is_not_written(
         ("def f(x):\n    if x:\n        return 1\n", {"f->": [("int | None", 0.9)]}),
         ("def f(x):\n    if x:\n        return 1\n    raise ValueError\n", {"f->": [("int", 0.9)]}),
         ("class P:\n    def f(self):\n        return 1\n", {"P.f->": [("int", 0.9)]}),
+        (
+            "import abc\nclass A(abc.ABC):\n    def f(self):\n        raise NotImplementedError\n",
+            {"A.f->": [("int", 0.9)]},
+        ),
+        (
+            "def f(d):\n    try:\n        d.k\n    except AttributeError: pass\n",
+            {"f.d": [("int", 0.9)]},
+        ),
+        ("def f(x):\n    x = x or 0\n    return x\n", {"f.x": [("int", 0.9)]}),
         (
             "import abc\nclass A(abc.ABC):\n    @abc.abstractmethod\n    def f(self): pass\n",
             {"A.f->": [("int", 0.9)]},

@@ -39,7 +39,7 @@ def test_the_hints_are_what_annotate_writes(
     )
     assert found.annotated == expected.source
     assert [(h.view.slot.key, h.added.text) for h in found.hints] == [
-        (a.slot.key, a.text) for a in expected.added
+        (a.slot.key, a.text) for a in expected.added if not a.companion
     ]
     assert len(found.hints) >= 10
     labels = {h.view.slot.name: h.label for h in found.hints if h.view.slot.scope == "greeting"}
@@ -51,6 +51,8 @@ def test_each_hint_writes_its_annotation_alone_where_it_is_shown(found: Analysis
         output = found.hint_output(hint)
         assert output is not None, hint
         added = check_annotated(found.text, output, found.path)
+        # with the empty containers of a function it annotates first (``self.items: dict``)
+        added.pop("empty-container", None)
         assert added == {hint.view.slot.kind.value: 1}
         edits = replacements(found.text, output)
         assert any(e.start == hint.view.insert_at and e.text.startswith(hint.label) for e in edits)

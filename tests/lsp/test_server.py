@@ -122,8 +122,11 @@ def test_hints_and_their_edits_are_what_annotate_writes(
         resolved = session.resolve(hint)
         assert resolved.text_edits
         one = apply_edits(text, resolved.text_edits)
-        # only this slot's annotation and its imports, as the CLI wrote them
-        assert sum(check_annotated(text, one).values()) == 1
+        # only this slot's annotation and its imports, as the CLI wrote them (and the bare
+        # containers of a function it annotates first: ``self.items: dict = {}``)
+        added = check_annotated(text, one)
+        assert added.get("empty-container", 0) <= 1
+        assert sum(added.values()) - added.get("empty-container", 0) == 1
         (slot, annotation), *rest = annotations(one).items()
         assert not rest and wanted[slot] == annotation
         assert imports(one) <= imports(expected)

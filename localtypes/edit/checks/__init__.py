@@ -12,9 +12,17 @@ it does not know, a value it cannot type, a parameter the body narrows or rebind
   the module, and typeshed's for the standard library: ``overrides.json``): a parameter
   takes at least what the base takes, a return gives at most what the base gives.
 - **usage**: what the body does with a parameter (``f"{x:.2f}"``, ``x + 1``, ``x.items()``,
-  ``x["key"]``, ``for _ in x``, ``x = None``) and what the module's callers pass to it.
+  ``x["key"]``, ``for _ in x``, ``x = None``, ``x = (x == "-" and -1) or 1``,
+  ``x = Random(x)`` after ``from random import Random`` in the body) and what the module's
+  callers pass to it. Uses under a ``try`` with handlers are duck typing the code expects
+  to fail for some values: they rule out only ``object``, which has none of them.
 - **returns**: what the function returns (``return None``, ``return []``, falling off
-  its end, ``yield``).
+  its end, ``yield``); a protocol's or an ABC's method is exempt only when its body is
+  trivial (``...``, ``pass``, ``raise NotImplementedError``), as in mypy.
+
+The writer adds one more thing with the checks (``localtypes.edit.companions``): the bare
+container type of an empty ``[]``, ``{}`` or ``set()`` in a function it annotates for the
+first time, which mypy would otherwise report as "Need type annotation".
 
 Types are compared by their heads only (``list[int]`` is ``list``), through the classes
 of the running Python where the name is a builtin, a typing ABC or a common standard-library

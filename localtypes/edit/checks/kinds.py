@@ -18,6 +18,7 @@ from localtypes.edit.checks.tree import FunctionNodes, as_assignment, class_memb
 from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope, ScopeKey
 from localtypes.syntax import FunctionNode, dotted_name
 
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NUMERIC_PROMOTIONS = {int: (float, complex), float: (complex,), bool: (float, complex)}
 
 
@@ -86,9 +87,15 @@ class TypeReader:
             isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)) for op in node.ops
         ):
             return "bool"
+        if isinstance(node, ast.BoolOp):
+            # ``a or b``, ``a and b``: the last operand is one of the values it may take
+            return self._value_type(node.values[-1], scope)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             name = node.func.id
             if self._shadowed(name, scope):
+                origin = self._local_import(name, scope)
+                if origin is not None and isinstance(runtime_class(origin), type):
+                    return origin
                 return None
             if name in _CONSTRUCTORS and name not in self.index.bindings:
                 return _CONSTRUCTORS[name]
@@ -155,6 +162,35 @@ class TypeReader:
 
     def _shadowed(self, name: str, scope: Scope) -> bool:
         return any(name in item.bindings for item in scope.lookup_chain())
+
+    def _local_import(self, name: str, scope: Scope) -> Optional[str]:
+        """What ``from module import X`` in the function's own body binds ``name`` to, when
+        nothing else in the function binds it (``from random import Random`` under an
+        ``if``); else None."""
+        node = scope.node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        if any(p.arg == name for p in ast.walk(node.args) if isinstance(p, ast.arg)):
+            return None
+        origins: Set[str] = set()
+        for item in self._own_nodes(scope).nodes:
+            if isinstance(item, ast.Name) and item.id == name:
+                if not isinstance(item.ctx, ast.Load):
+                    return None
+            elif isinstance(item, _DEFINITIONS) and item.name == name:
+                return None
+            if isinstance(item, ast.Import) and any(
+                (a.asname or a.name.partition(".")[0]) == name for a in item.names
+            ):
+                return None
+            if isinstance(item, ast.ImportFrom):
+                for alias in item.names:
+                    if (alias.asname or alias.name) != name:
+                        continue
+                    if item.level or not item.module:
+                        return None
+                    origins.add(f"{item.module}.{alias.name}")
+        return origins.pop() if len(origins) == 1 else None
 
     def _admitted(
         self,

@@ -24,7 +24,9 @@ class ReturnChecks(TypeReader):
         scope, node = found
         if decorated(node, "abstractmethod") or decorated(node, "overload"):
             return None
-        if self.index.stub or in_protocol(scope):
+        # A protocol's or an ABC's trivial body stands for its implementations (mypy checks
+        # it no further); any other body is checked against its return annotation.
+        if self.index.stub or (in_protocol(scope) and _trivial(node.body)):
             return None
         own = self._own_nodes(scope).nodes
         if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in own):
@@ -53,6 +55,29 @@ class ReturnChecks(TypeReader):
                 shown = "None" if value_node is None else ast.unparse(value_node)[:40]
                 return Reason.RETURNS, f"returns {shown}"
         return None
+
+
+def _trivial(body: Sequence[ast.stmt]) -> bool:
+    """Whether a body only stands for one: a docstring, then ``pass``, ``...`` or
+    ``raise NotImplementedError`` (mypy's trivial body)."""
+    statements = list(body)
+    if statements and isinstance(statements[0], ast.Expr):
+        first = statements[0].value
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            statements = statements[1:]
+    if not statements:
+        return True
+    if len(statements) != 1:
+        return False
+    stmt = statements[0]
+    if isinstance(stmt, ast.Pass):
+        return True
+    if isinstance(stmt, ast.Expr):
+        return isinstance(stmt.value, ast.Constant) and stmt.value.value is Ellipsis
+    if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+        exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+        return (dotted_name(exc) or "").rpartition(".")[2] == "NotImplementedError"
+    return False
 
 
 def _terminates(body: Sequence[ast.stmt]) -> bool:

@@ -30,6 +30,9 @@ class _Uses:
     """What a function's body does with one parameter."""
 
     needs: List[Tuple[str, str]] = field(default_factory=list)  # ("attr", name) ...
+    # uses under a ``try`` with handlers: the code expects them to fail for some values,
+    # but a checker still reports them (``object`` has no attribute ``x``)
+    guarded: List[Tuple[str, str]] = field(default_factory=list)
     assigned: List[ast.expr] = field(default_factory=list)  # values rebound to it
     rebound: bool = False  # rebound by something else than a plain assignment
     narrowed: bool = False  # isinstance(x, ...) and the like
@@ -62,10 +65,12 @@ class UsageChecks(CallEvidence):
                 return Reason.USAGE, f"a caller passes {ast.unparse(call_arg)[:40]}"
         if uses.narrowed or uses.rebound or uses.assigned:
             return None
-        for need, detail in uses.needs:
+        for need, detail in uses.needs + uses.guarded:
             for head, _ in members:
                 if head == "None" and uses.tested:
                     continue
+                if (need, detail) not in uses.needs and head != "object":
+                    continue  # duck typing the handlers catch: only ``object`` has no such use
                 if self._supports(head, need, detail) is False:
                     shown = f".{detail}" if need == "attr" else detail
                     return Reason.USAGE, f"{head} has no {shown}"
@@ -163,11 +168,10 @@ def _collect_uses(own: FunctionNodes) -> Dict[str, _Uses]:
         if _is_test(item, parent):
             of(item.id).tested = True
             continue
-        if id(parent) in guarded or id(item) in guarded:
-            continue
         need = _need(item, parent)
         if need is not None:
-            of(item.id).needs.append(need)
+            under_try = id(parent) in guarded or id(item) in guarded
+            (of(item.id).guarded if under_try else of(item.id).needs).append(need)
     return found
 
 

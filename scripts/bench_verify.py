@@ -71,7 +71,7 @@ _PLAIN = (
     "from localtypes.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 _ADDED = re.compile(r"Annotations (?:added|to add): (\d+)")
-_VARIABLES = re.compile(r"Annotations (?:added|to add): \d+ \([^)]*?(\d+) variable")
+_VARIABLES = re.compile(r"Annotations (?:added|to add): \d+ \([^)]*?(\d+) empty-container")
 _CHECKER = re.compile(r"replaced (\d+) annotations? and dropped (\d+)")
 _PASSED = re.compile(r"(\d+) passed")
 _FAILED = re.compile(r"(\d+) (?:failed|error)")
@@ -80,7 +80,7 @@ _FAILED = re.compile(r"(\d+) (?:failed|error)")
 @dataclass
 class ModeResult:
     annotations: int = 0
-    variables: int = 0  # of the annotations: companions (bare containers) and variables
+    variables: int = 0  # of the annotations: companions (bare containers, "empty-container")
     new_errors: int = 0
     new_by_code: Dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -258,7 +258,7 @@ def report(results: Sequence[ProjectResult]) -> None:
         for mode, m in r.modes.items():
             totals[mode][0] += m.annotations
             totals[mode][1] += m.new_errors
-            extra = f" ({m.variables} variable)" if m.variables else ""
+            extra = f" ({m.variables} empty-container)" if m.variables else ""
             if mode == "verify":
                 extra += f" (replaced {m.replaced}, dropped {m.dropped})"
             print(f"| {r.name} | | {mode} | {m.annotations}{extra} | {m.new_errors} | "

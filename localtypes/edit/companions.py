@@ -17,9 +17,9 @@ import ast
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
-from localtypes.edit.checks.tree import decorated
+from localtypes.edit.checks.tree import FunctionNodes, decorated
 from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope, ScopeKey
-from localtypes.syntax import NESTED_SCOPE_TYPES, parameters
+from localtypes.syntax import parameters
 
 # Methods through which mypy infers an empty container's element type (its partial types).
 _RESOLVERS = frozenset({"append", "extend", "add", "discard", "update", "insert", "setdefault"})
@@ -58,7 +58,7 @@ def _of_function(index: ModuleIndex, scope: Scope) -> Iterator[Companion]:
     local_names = scope.bindings
     assignments: Dict[str, List[ast.AST]] = {}
     resolved: Set[str] = set()
-    for item in _own_nodes(scope):
+    for item in FunctionNodes(node).nodes:  # nested functions, classes, lambdas not entered
         if isinstance(item, (ast.Global, ast.Nonlocal)):
             resolved.update(item.names)
         for target in _targets(item):
@@ -95,21 +95,6 @@ def _of_function(index: ModuleIndex, scope: Scope) -> Iterator[Companion]:
         if (target.lineno, target.col_offset) != (stmt.lineno, stmt.col_offset):
             continue  # ``(x) = []``: an annotated target cannot keep its parentheses
         yield Companion(scope, name, ordinal, label, stmt)
-
-
-def _own_nodes(scope: Scope) -> Iterator[ast.AST]:
-    """The function's own nodes: nested functions, classes and lambdas are not entered."""
-    for stmt in scope.statements:
-        if type(stmt) in NESTED_SCOPE_TYPES:
-            continue
-        stack: List[ast.AST] = [stmt]
-        while stack:
-            item = stack.pop()
-            yield item
-            for child in ast.iter_child_nodes(item):
-                if isinstance(child, (ast.stmt, ast.Lambda)):
-                    continue  # statements of blocks come from scope.statements themselves
-                stack.append(child)
 
 
 def _targets(item: ast.AST) -> List[ast.expr]:

@@ -16,7 +16,7 @@ from localtypes.analysis.slots import Slot, SlotKind
 from localtypes.edit.checks.runtime import TOP, Members, defines, numeric_library, runtime_class
 from localtypes.edit.checks.tree import FunctionNodes, as_assignment, class_members, in_protocol
 from localtypes.module import CLASS, FUNCTION, ModuleIndex, Scope, ScopeKey
-from localtypes.syntax import FunctionNode, dotted_name
+from localtypes.syntax import FunctionNode, dotted_name, parameters
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NUMERIC_PROMOTIONS = {int: (float, complex), float: (complex,), bool: (float, complex)}
@@ -170,7 +170,7 @@ class TypeReader:
         node = scope.node
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return None
-        if any(p.arg == name for p in ast.walk(node.args) if isinstance(p, ast.arg)):
+        if any(p.arg.arg == name for p in parameters(node.args)):
             return None
         origins: Set[str] = set()
         for item in self._own_nodes(scope).nodes:
